@@ -1,0 +1,1 @@
+"""Datasets: Market-1501-format readers and builders."""
