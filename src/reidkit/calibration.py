@@ -45,12 +45,13 @@ def read_pairs_csv(path: Path) -> list[tuple[Path, Path, bool]]:
             if len(row) < 3:
                 raise CalibrationError(f"{path}:{lineno}: expected image_a,image_b,label")
             label = row[2].strip().lower()
-            if label not in TRUE_WORDS | FALSE_WORDS:
-                if lineno == 1:
-                    continue  # header
-                raise CalibrationError(f"{path}:{lineno}: label {row[2]!r} is not same/different")
             a, b = (Path(c.strip()) for c in row[:2])
-            rows.append((a if a.is_absolute() else path.parent / a, b if b.is_absolute() else path.parent / b, label in TRUE_WORDS))
+            a, b = (p if p.is_absolute() else path.parent / p for p in (a, b))
+            if lineno == 1 and (label not in TRUE_WORDS | FALSE_WORDS or not (a.exists() or b.exists())):
+                continue  # a header row
+            if label not in TRUE_WORDS | FALSE_WORDS:
+                raise CalibrationError(f"{path}:{lineno}: label {row[2]!r} is not same/different")
+            rows.append((a, b, label in TRUE_WORDS))
     if not rows:
         raise CalibrationError(f"{path}: no labelled pairs")
     return rows

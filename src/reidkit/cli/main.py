@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI; a ReidkitError becomes one line on stderr and exit code 2."""
     try:
         app(args=argv, prog_name="reidkit")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except ReidkitError as exc:
         err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
         return 2

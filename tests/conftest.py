@@ -1,0 +1,59 @@
+"""Session fixtures: real models and data from ../shared (REIDKIT_MODELS / REIDKIT_DATA)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_SHARED = HERE.parent.parent / "shared"
+
+
+def _root(var: str, sub: str) -> Path:
+    path = Path(os.environ.get(var) or DEFAULT_SHARED / sub)
+    if not path.is_dir():
+        pytest.skip(f"{var} not set and {path} missing: real assets are needed for this test")
+    return path
+
+
+@pytest.fixture(scope="session")
+def models_root() -> Path:
+    """Folder of OMZ-layout models."""
+    root = _root("REIDKIT_MODELS", "models")
+    os.environ.setdefault("REIDKIT_MODELS", str(root))
+    return root
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    """Folder of real evaluation data."""
+    return _root("REIDKIT_DATA", "data")
+
+
+@pytest.fixture(scope="session")
+def pku(data_root: Path) -> Path:
+    """PKU-Reid-dev in Market-1501 layout."""
+    return data_root / "PKU-Reid-dev"
+
+
+@pytest.fixture(scope="session")
+def market_pair(data_root: Path) -> tuple[Path, Path]:
+    """Two real Market-1501 crops of person 0001 from cameras 1 and 6."""
+    q = data_root / "market1501-samples/query"
+    return q / "0001_c1s1_001051_00.jpg", q / "0001_c6s1_009601_00.jpg"
+
+
+@pytest.fixture(scope="session")
+def reid(models_root: Path):
+    """The default ReId (0287, best precision held)."""
+    from reidkit.verify import ReId
+
+    return ReId()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never touch the user's real cache from tests."""
+    monkeypatch.setenv("REIDKIT_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
