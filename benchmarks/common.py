@@ -9,9 +9,13 @@ from pathlib import Path
 import numpy as np
 
 
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+os.environ.setdefault("REIDKIT_MODELS", str(SHARED / "models"))
+
+
 def data_root() -> Path:
     """REIDKIT_DATA, or ../shared/data next to the checkout."""
-    root = Path(os.environ.get("REIDKIT_DATA") or Path(__file__).resolve().parents[2] / "shared/data")
+    root = Path(os.environ.get("REIDKIT_DATA") or SHARED / "data")
     if not root.is_dir():
         raise SystemExit(f"real data not found at {root}: set REIDKIT_DATA")
     return root

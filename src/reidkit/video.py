@@ -39,3 +39,24 @@ def read_frames(path: str | os.PathLike, stride: int = 1, limit: int | None = No
         cap.release()
     if index == 0:
         raise VideoError(f"no frames could be read from {p}")
+
+
+def video_info(path: str | os.PathLike) -> dict[str, float | int]:
+    """Width, height, frame count (0 when the container does not say) and fps of a video."""
+    import cv2
+
+    p = Path(path)
+    if not p.is_file():
+        raise VideoError(f"video not found: {p}")
+    cap = cv2.VideoCapture(str(p))
+    try:
+        if not cap.isOpened():
+            raise VideoError(f"cannot open video (corrupt or unsupported): {p}")
+        width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        frames = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT)))
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+    finally:
+        cap.release()
+    if width <= 0 or height <= 0:
+        raise VideoError(f"no frames could be read from {p}")
+    return {"width": width, "height": height, "frames": frames, "fps": fps}
