@@ -117,6 +117,23 @@ def label_pairs(labels: Sequence[int], cameras: Sequence[int] | None = None, cro
     return i, j, labels[i] == labels[j]
 
 
+def pair_similarity(embed, a, b, color: str = "bgr") -> float | np.ndarray:
+    """Cosine similarity of two images, or item-wise of two lists (one image against a list broadcasts).
+
+    `embed(images, color)` maps a list of images to unit-norm rows; both sides go in one call.
+    """
+    left, right = as_list(a), as_list(b)
+    if len(left) != len(right) and 1 not in (len(left), len(right)):
+        raise ReidkitError(f"predict() compares lists item-wise: got {len(left)} and {len(right)} images")
+    if not left or not right:
+        raise ReidkitError("predict() needs at least one image on each side")
+    emb = embed(left + right, color)
+    ea, eb = emb[: len(left)], emb[len(left) :]
+    n = max(len(ea), len(eb))
+    sims = cosine_similarity(np.broadcast_to(ea, (n, ea.shape[1])), np.broadcast_to(eb, (n, eb.shape[1])))
+    return float(sims[0]) if is_single(a) and is_single(b) else sims
+
+
 class ReId:
     """Is this the same person? Embeds two images and returns a calibrated probability."""
 
@@ -145,10 +162,7 @@ class ReId:
 
     def similarity(self, a, b, color: str = "bgr") -> float | np.ndarray:
         """Cosine similarity of two images (float) or of two lists, item-wise (array)."""
-        single = is_single(a) and is_single(b)
-        ea, eb = self._pair_embeddings(a, b, color)
-        sims = cosine_similarity(ea, eb)
-        return float(sims[0]) if single else sims
+        return pair_similarity(self.embed, a, b, color)
 
     def predict(self, a, b, color: str = "bgr") -> float | np.ndarray:
         """Probability that a and b show the same identity (> 0.5 = same); lists are item-wise."""
@@ -156,15 +170,3 @@ class ReId:
         probs = logistic(sims, self.calibration)
         return float(probs) if np.ndim(probs) == 0 else probs
 
-    def _pair_embeddings(self, a, b, color: str) -> tuple[np.ndarray, np.ndarray]:
-        left, right = as_list(a), as_list(b)
-        if len(left) != len(right) and 1 not in (len(left), len(right)):
-            raise ReidkitError(
-                f"predict() compares lists item-wise: got {len(left)} and {len(right)} images"
-            )
-        if not left or not right:
-            raise ReidkitError("predict() needs at least one image on each side")
-        emb = self.embed(left + right, color)
-        ea, eb = emb[: len(left)], emb[len(left) :]
-        n = max(len(ea), len(eb))
-        return np.broadcast_to(ea, (n, ea.shape[1])), np.broadcast_to(eb, (n, eb.shape[1]))

@@ -89,17 +89,82 @@ def lfw(
     model: str = typer.Option("face-reidentification-retail-0095", "--model", "-m"),
     precision: Optional[str] = PrecisionOption,
     flip: bool = typer.Option(False, "--flip"),
+    align: bool = typer.Option(True, "--align/--no-align", help="Face models: detect, align on landmarks."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write report.json here."),
     device: str = DeviceOption,
     as_json: bool = JsonOption,
 ) -> None:
     """LFW 10-fold verification accuracy and TAR@FAR from a pairs.txt file."""
-    from reidkit.evaluation import Ensemble, evaluate_lfw
+    from reidkit.evaluation import evaluate_lfw
     from reidkit.report import write_json
 
+    embed, name = _face_or_person_embed(model, precision, flip, device, align)
+    report = evaluate_lfw(pairs_file, images, embed)
+    report.update(model=name, aligned=align)
+    if output is not None:
+        write_json(output / "report.json", report)
+    _print_pairs(report, as_json)
+
+
+def _face_or_person_embed(model: str, precision, flip: bool, device: str, align: bool, illumination: str = "gamma"):
+    """An embed function and its label: the face pipeline for a face model, else an (ensemble) embedder."""
+    from reidkit.evaluation import Ensemble
+    from reidkit.models.catalog import load_catalog
+
+    spec = load_catalog().get(model)
+    if spec is not None and spec.task == "face-reid":
+        from reidkit.faces import FaceReId
+
+        fr = FaceReId(model, precision, device, align_faces=align, flip=flip,
+                      illumination=illumination if align else "none")
+        return fr.embed, f"{fr.embedder.name} {fr.embedder.precision}" + (" aligned" if align else "")
     ens = Ensemble(_models(model), precision, flip, device)
-    report = evaluate_lfw(pairs_file, images, ens.embed)
-    report.update(model=ens.name, precision=ens.precision)
+    return ens.embed, f"{ens.name} {ens.precision}"
+
+
+@app.command("faces")
+def faces(
+    data: Path = typer.Argument(..., help="Labelled faces: a sub-folder per person (or person.condition files)."),
+    model: str = typer.Option("face-reidentification-retail-0095", "--model", "-m"),
+    precision: Optional[str] = PrecisionOption,
+    align: bool = typer.Option(True, "--align/--no-align", help="Detect and align on five landmarks."),
+    illumination: str = typer.Option("gamma", "--illumination", help="none | gamma | clahe | dog"),
+    flip: bool = typer.Option(False, "--flip"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write report.json here."),
+    device: str = DeviceOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """All-pairs face verification on a labelled folder: ROC AUC, TAR@FAR=1e-2/1e-3, best accuracy."""
+    from reidkit.evaluation import evaluate_folder
+    from reidkit.report import write_json
+
+    embed, name = _face_or_person_embed(model, precision, flip, device, align, illumination)
+    report = evaluate_folder(data, embed)
+    report.update(model=name, aligned=align, illumination=illumination if align else "none", data=str(data))
+    if output is not None:
+        write_json(output / "report.json", report)
+    _print_pairs(report, as_json)
+
+
+@app.command("face-pairs")
+def face_pairs(
+    csv: Path = typer.Option(..., "--csv", help="image_a,image_b,label (1/0, yes/no, same/different)."),
+    model: str = typer.Option("face-reidentification-retail-0095", "--model", "-m"),
+    precision: Optional[str] = PrecisionOption,
+    align: bool = typer.Option(True, "--align/--no-align"),
+    illumination: str = typer.Option("gamma", "--illumination"),
+    flip: bool = typer.Option(False, "--flip"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o"),
+    device: str = DeviceOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Face verification on a CSV of labelled pairs."""
+    from reidkit.evaluation import evaluate_pairs_csv
+    from reidkit.report import write_json
+
+    embed, name = _face_or_person_embed(model, precision, flip, device, align, illumination)
+    report = evaluate_pairs_csv(csv, embed)
+    report.update(model=name, aligned=align)
     if output is not None:
         write_json(output / "report.json", report)
     _print_pairs(report, as_json)
@@ -114,6 +179,7 @@ def _print_pairs(report: dict, as_json: bool) -> None:
         f"({report['same_pairs']} same)\n"
         f"accuracy {report['accuracy']:.4f} ± {report['accuracy_std']:.4f}, ROC AUC {report['auc']:.4f}, "
         f"TAR@FAR=1e-2 {report['tar@far=1e-2']:.3f}, TAR@FAR=1e-3 {report['tar@far=1e-3']:.3f}"
+        + (f", best accuracy {report['best_accuracy']:.4f}" if "best_accuracy" in report else "")
         + (f"\ncalibrated p>0.5 decision: accuracy {report['calibrated_accuracy']:.4f}, balanced "
            f"{report['calibrated_balanced_accuracy']:.4f}" if "calibrated_accuracy" in report else "")
     )

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from reidkit import __version__
-from reidkit.cli import calibrate, data, embed, eval, models, verify
+from reidkit.cli import calibrate, data, embed, eval, faces, models, verify
 from reidkit.cli.common import err
 from reidkit.errors import ReidkitError
 
@@ -21,6 +21,7 @@ app = typer.Typer(
 app.add_typer(models.app, name="models")
 app.add_typer(eval.app, name="eval")
 app.add_typer(data.app, name="data")
+app.add_typer(faces.app, name="faces")
 app.command("embed")(embed.embed)
 app.command("verify")(verify.verify)
 app.command("calibrate")(calibrate.calibrate)

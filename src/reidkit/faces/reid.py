@@ -1,0 +1,145 @@
+"""FaceReId: find the largest face, align it on five landmarks, embed it, verify with a calibrated probability."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from reidkit.detect import Detector
+from reidkit.embed import Embedder
+from reidkit.errors import ImageError, ReidkitError
+from reidkit.faces.align import align, alignment_matrix
+from reidkit.faces.landmarks import LandmarkRegressor, square_box
+from reidkit.faces.photometric import auto_gamma, normalise
+from reidkit.images import ImageLike, as_image, as_list
+from reidkit.models.catalog import Calibration
+from reidkit.verify import UNCALIBRATED, logistic, pair_similarity
+
+DEFAULT_FACE_MODEL = "face-reidentification-retail-0095"
+DEFAULT_FACE_DETECTOR = "face-detection-retail-0005"
+MIN_FACE = 16  # pixels: smaller detections are ignored
+
+
+class NoFaceError(ImageError):
+    """No face was found where one was required."""
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face in an image: box (x0, y0, x1, y1), detector score, five landmarks (pixels)."""
+
+    box: np.ndarray
+    score: float
+    landmarks: np.ndarray
+    detected: bool = True
+
+
+class FaceReId:
+    """Face pipeline: detect -> landmarks -> similarity alignment -> (illumination) -> embed."""
+
+    def __init__(
+        self,
+        model: str | os.PathLike = DEFAULT_FACE_MODEL,
+        precision: str | None = None,
+        device: str = "CPU",
+        *,
+        detector: str | os.PathLike | None = DEFAULT_FACE_DETECTOR,
+        landmarks: str | os.PathLike = "landmarks-regression-retail-0009",
+        confidence: float = 0.3,
+        align_faces: bool = True,
+        illumination: str = "gamma",
+        enhance_detection: bool = True,
+        flip: bool = False,
+        on_missing: str = "whole",
+        calibration: Calibration | None = None,
+    ) -> None:
+        if on_missing not in ("whole", "error"):
+            raise ReidkitError("on_missing must be 'whole' or 'error'")
+        self.embedder = Embedder(model, precision, device, flip=flip)
+        self.detector = Detector(detector, None, device, confidence=confidence, nms_iou=0.4) if detector else None
+        self.regressor = LandmarkRegressor(landmarks, None, device) if align_faces else None
+        self.illumination = illumination
+        self.enhance_detection = enhance_detection
+        self.on_missing = on_missing
+        normalise(np.zeros((2, 2, 3), np.uint8), illumination)  # validate the name early
+        spec = self.embedder.spec
+        self.calibration = calibration or (spec.calibration if spec else None) or UNCALIBRATED
+        self.size = self.embedder.engine.input_spec.height
+
+    # -- finding faces --------------------------------------------------------------------------
+    def faces(self, image: ImageLike, color: str = "bgr") -> list[Face]:
+        """Every detected face, largest first, with landmarks when alignment is on."""
+        bgr = self._for_detection(as_image(image, color))
+        if self.detector is None:
+            return []
+        dets = self.detector.detect(bgr)
+        sizes = (dets.xyxy[:, 2] - dets.xyxy[:, 0]) * (dets.xyxy[:, 3] - dets.xyxy[:, 1])
+        keep = [k for k in np.argsort(-sizes) if min(dets.xyxy[k, 2] - dets.xyxy[k, 0],
+                                                     dets.xyxy[k, 3] - dets.xyxy[k, 1]) >= MIN_FACE]
+        boxes = dets.xyxy[keep].astype(np.float64)
+        points = self.regressor(bgr, [square_box(b, 1.0) for b in boxes]) if self.regressor and len(boxes) else \
+            np.zeros((len(boxes), 5, 2))
+        return [Face(boxes[i], float(dets.confidence[k]), points[i]) for i, k in enumerate(keep)]
+
+    def _for_detection(self, bgr: np.ndarray) -> np.ndarray:
+        """What the detector and the landmark regressor see: exposure-corrected when enhance_detection."""
+        return auto_gamma(bgr) if self.enhance_detection else bgr
+
+    def main_face(self, image: np.ndarray) -> Face:
+        """The largest face; when none is detected, the whole image is taken as the face (or an error)."""
+        found = self.faces(image)
+        if found:
+            return found[0]
+        if self.on_missing == "error":
+            raise NoFaceError("no face found in the image")
+        h, w = image.shape[:2]
+        box = np.array([0, 0, w, h], np.float64)
+        points = self.regressor(self._for_detection(image), box[None])[0] if self.regressor else np.zeros((5, 2))
+        return Face(box, 0.0, points, detected=False)
+
+    def crop(self, image: ImageLike, color: str = "bgr") -> np.ndarray:
+        """The size×size face the model sees: aligned on the landmarks (or the box, resized), normalised."""
+        bgr = as_image(image, color)
+        face = self.main_face(bgr)
+        if self.regressor is not None:
+            out = align(bgr, face.landmarks, self.size)
+        else:
+            import cv2
+
+            x0, y0, x1, y1 = square_box(face.box).round().astype(int)
+            pad = max(0, -x0, -y0, x1 - bgr.shape[1], y1 - bgr.shape[0])
+            padded = cv2.copyMakeBorder(bgr, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+            out = cv2.resize(padded[y0 + pad:y1 + pad, x0 + pad:x1 + pad], (self.size, self.size))
+        return normalise(out, self.illumination)
+
+    # -- embedding and verification -------------------------------------------------------------
+    def embed(self, images: ImageLike | Sequence[ImageLike], color: str = "bgr") -> np.ndarray:
+        """N×D unit-norm embeddings of the main face of each image."""
+        crops = [self.crop(item, color) for item in as_list(images)]
+        return self.embedder.embed(crops) if crops else np.zeros((0, self.embedder.dim), np.float32)
+
+    def embed_aligned(self, faces: ImageLike | Sequence[ImageLike], color: str = "bgr") -> np.ndarray:
+        """Embeddings of faces that are already aligned crops (only illumination normalisation applied)."""
+        crops = [normalise(as_image(f, color), self.illumination) for f in as_list(faces)]
+        return self.embedder.embed(crops)
+
+    def similarity(self, a, b, color: str = "bgr") -> float | np.ndarray:
+        """Cosine similarity of the main faces of two images, or item-wise of two lists."""
+        return pair_similarity(self.embed, a, b, color)
+
+    def predict(self, a, b, color: str = "bgr") -> float | np.ndarray:
+        """Probability that two images show the same person's face (> 0.5 = same)."""
+        sims = self.similarity(a, b, color)
+        probs = logistic(sims, self.calibration)
+        return float(probs) if np.ndim(probs) == 0 else probs
+
+
+def alignment_error(points: np.ndarray, size: int = 128) -> float:
+    """Mean distance (pixels) between landmarks mapped by their alignment and the reference points."""
+    from reidkit.faces.align import REFERENCE_POINTS, apply_transform
+
+    matrix = alignment_matrix(points, size)
+    return float(np.linalg.norm(apply_transform(matrix, points) - REFERENCE_POINTS * size, axis=1).mean())
