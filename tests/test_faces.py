@@ -104,6 +104,18 @@ def test_croppedyale_dev_reaches_the_target(face_reid, faces_dir):
     assert report["auc"] >= 0.95  # measured 0.987; the plain OMZ pipeline gives about 0.82
 
 
+def test_detect_landmarks_align_functions(face_reid, faces_dir):
+    image = load_image(faces_dir / "deepface-pairs/img1.jpg")
+    boxes = face_reid.detect(image)
+    assert boxes.shape[1] == 4 and len(boxes) >= 1
+    points = face_reid.landmarks(image, boxes[0])
+    x0, y0, x1, y1 = boxes[0]
+    assert points.shape == (5, 2)
+    assert np.all((points[:, 0] > x0) & (points[:, 0] < x1) & (points[:, 1] > y0) & (points[:, 1] < y1))
+    assert points[0, 0] < points[1, 0] and points[3, 1] > points[2, 1] > points[0, 1]  # eyes, nose, mouth
+    assert align(image, points).shape == (128, 128, 3)
+
+
 def test_several_faces_largest_first(face_reid, faces_dir):
     faces = face_reid.faces(faces_dir / "deepface-pairs/couple.jpg")
     assert len(faces) >= 2

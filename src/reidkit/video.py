@@ -60,3 +60,66 @@ def video_info(path: str | os.PathLike) -> dict[str, float | int]:
     if width <= 0 or height <= 0:
         raise VideoError(f"no frames could be read from {p}")
     return {"width": width, "height": height, "frames": frames, "fps": fps}
+
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+def read_image_folder(folder: str | os.PathLike, stride: int = 1) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield (0-based index, BGR frame) of the images of a folder in name order (MOT's img1/ layout)."""
+    import cv2
+
+    paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise VideoError(f"no images in {folder}")
+    for index, path in enumerate(paths):
+        if index % stride:
+            continue
+        frame = cv2.imread(str(path))
+        if frame is None:
+            raise VideoError(f"cannot read frame image {path}")
+        yield index, frame
+
+
+def open_source(source: str | os.PathLike, stride: int = 1) -> tuple[Iterator[tuple[int, np.ndarray]], float]:
+    """Frames of a video file or an image folder, and its frame rate (images: from seqinfo.ini, else 30)."""
+    p = Path(source)
+    if p.is_dir():
+        fps = 30.0
+        ini = p.parent / "seqinfo.ini"
+        if ini.is_file():
+            import configparser
+
+            parser = configparser.ConfigParser()
+            parser.read(ini)
+            fps = float(parser.get("Sequence", "frameRate", fallback="30"))
+        return read_image_folder(p, stride), fps
+    info = video_info(p)
+    return read_frames(p, stride=stride), float(info["fps"] or 25.0)
+
+
+class VideoWriter:
+    """An MP4 writer that opens on the first frame (so the size comes from the frames)."""
+
+    def __init__(self, path: str | os.PathLike, fps: float) -> None:
+        self.path = Path(path)
+        self.fps = fps if fps and fps > 0 else 25.0
+        self._writer = None
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one BGR frame."""
+        import cv2
+
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            h, w = frame.shape[:2]
+            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
+            if not self._writer.isOpened():
+                raise VideoError(f"cannot write video {self.path}")
+        self._writer.write(frame)
+
+    def close(self) -> None:
+        """Finish the file."""
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from reidkit import __version__
-from reidkit.cli import calibrate, data, embed, eval, faces, models, verify
+from reidkit.cli import calibrate, data, embed, eval, faces, models, track, verify
 from reidkit.cli.common import err
 from reidkit.errors import ReidkitError
 
@@ -25,6 +25,8 @@ app.add_typer(faces.app, name="faces")
 app.command("embed")(embed.embed)
 app.command("verify")(verify.verify)
 app.command("calibrate")(calibrate.calibrate)
+app.command("track")(track.track)
+eval.app.command("mot")(track.eval_mot)
 
 
 def _version(value: bool) -> None:

@@ -84,6 +84,18 @@ class FaceReId:
             np.zeros((len(boxes), 5, 2))
         return [Face(boxes[i], float(dets.confidence[k]), points[i]) for i, k in enumerate(keep)]
 
+    def detect(self, image: ImageLike, color: str = "bgr") -> np.ndarray:
+        """K×4 face boxes (x0, y0, x1, y1) in pixels, largest first."""
+        found = self.faces(image, color)
+        return np.array([f.box for f in found], np.float64).reshape(-1, 4)
+
+    def landmarks(self, image: ImageLike, box, color: str = "bgr") -> np.ndarray:
+        """5×2 landmarks (eyes, nose tip, mouth corners) in pixels for a face box."""
+        if self.regressor is None:
+            raise ReidkitError("landmarks need align_faces=True")
+        bgr = self._for_detection(as_image(image, color))
+        return self.regressor(bgr, square_box(box, 1.0)[None])[0]
+
     def _for_detection(self, bgr: np.ndarray) -> np.ndarray:
         """What the detector and the landmark regressor see: exposure-corrected when enhance_detection."""
         return auto_gamma(bgr) if self.enhance_detection else bgr

@@ -1,0 +1,97 @@
+"""Identity memory for video: gives a track the global id of a person seen before, or a new one. Pure NumPy.
+
+Each identity keeps a bounded ring of recent exemplar embeddings. A newly confirmed track is compared with
+every identity not visible in the same camera by the *average pairwise cosine similarity* between the
+track's crops and the identity's exemplars, which is in the same units as the re-id model's calibration
+(one crop against one crop); the calibrated probability of the best match must exceed `threshold`.
+(Cosine between re-normalised mean embeddings would not be: averaging inflates it for everyone.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from reidkit.models.catalog import Calibration
+from reidkit.verify import logistic
+
+
+@dataclass
+class Identity:
+    """A person known to the pipeline: global id, appearance memory, where it was last seen."""
+
+    identity_id: int
+    mean: np.ndarray
+    exemplars: list[np.ndarray] = field(default_factory=list)
+    cameras: set[str] = field(default_factory=set)
+    last_camera: str = ""
+    last_frame: int = -1
+    last_box: np.ndarray | None = None
+    sightings: int = 0
+
+
+class IdentityGallery:
+    """Global identities shared by every camera of a run."""
+
+    def __init__(self, calibration: Calibration, threshold: float = 0.5, max_exemplars: int = 16,
+                 ema_alpha: float = 0.9, max_speed: float = 1.0) -> None:
+        self.calibration = calibration
+        self.threshold = threshold
+        self.max_exemplars = max_exemplars
+        self.ema_alpha = ema_alpha
+        self.max_speed = max_speed  # body heights per second: a person cannot have walked further
+        self.identities: dict[int, Identity] = {}
+        self._next = 1
+
+    def reachable(self, ident: Identity, camera: str, frame: int, box: np.ndarray | None, fps: float) -> bool:
+        """Whether a person last seen as `ident` could be at `box` now: same-camera motion gate.
+
+        In the camera it was last seen in, the box centre may have moved at most
+        (1 + max_speed × seconds elapsed) body heights; another camera, or an unknown box, is no constraint.
+        """
+        if box is None or ident.last_box is None or ident.last_camera != camera:
+            return True
+        seconds = max(0.0, (frame - ident.last_frame) / max(fps, 1e-6))
+        height = max(ident.last_box[3] - ident.last_box[1], box[3] - box[1], 1.0)
+        moved = np.hypot(*((box[:2] + box[2:]) / 2 - (ident.last_box[:2] + ident.last_box[2:]) / 2))
+        return moved <= height * (1.0 + self.max_speed * seconds)
+
+    def match(self, features: np.ndarray, exclude: set[int], camera: str = "", frame: int = 0,
+              box: np.ndarray | None = None, fps: float = 30.0) -> tuple[int | None, float]:
+        """Best identity for a track's recent unit-norm features (K×D) outside `exclude`, and its probability."""
+        candidates = [i for i in self.identities.values()
+                      if i.identity_id not in exclude and self.reachable(i, camera, frame, box, fps)]
+        if not candidates or len(features) == 0:
+            return None, 0.0
+        query = np.asarray(features, np.float64).mean(axis=0)  # unnormalised: mean·mean = mean pairwise cosine
+        sims = np.array([np.mean(np.stack(c.exemplars), axis=0) @ query for c in candidates])
+        best = int(np.argmax(sims))
+        prob = float(logistic(sims[best], self.calibration))
+        return (candidates[best].identity_id, prob) if prob > self.threshold else (None, prob)
+
+    def new(self, features: np.ndarray, camera: str, frame: int, box: np.ndarray | None = None) -> int:
+        """Create an identity from a track's features; returns its id."""
+        feats = np.asarray(features, np.float64).reshape(-1, features.shape[-1])
+        mean = feats.mean(axis=0)
+        ident = Identity(self._next, mean / max(np.linalg.norm(mean), 1e-12), [f for f in feats[-self.max_exemplars:]])
+        self._next += 1
+        self.identities[ident.identity_id] = ident
+        self.seen(ident.identity_id, None, camera, frame, box)
+        return ident.identity_id
+
+    def seen(self, identity_id: int, embedding: np.ndarray | None, camera: str, frame: int,
+             box: np.ndarray | None = None) -> None:
+        """Record a sighting, folding its embedding into the identity's memory."""
+        ident = self.identities[identity_id]
+        ident.cameras.add(camera)
+        ident.last_camera, ident.last_frame = camera, frame
+        if box is not None:
+            ident.last_box = np.asarray(box, np.float64)
+        ident.sightings += 1
+        if embedding is not None:
+            e = np.asarray(embedding, np.float64)
+            ident.mean = self.ema_alpha * ident.mean + (1 - self.ema_alpha) * e
+            ident.mean /= max(np.linalg.norm(ident.mean), 1e-12)
+            ident.exemplars.append(e)
+            del ident.exemplars[: -self.max_exemplars]
