@@ -43,6 +43,8 @@ class TrackerConfig:
     n_init: int = 2                   # matched frames before a track is confirmed
     ema_alpha: float = 0.9            # appearance feature: alpha * old + (1 - alpha) * new
     use_appearance: bool = True
+    lost_appearance: bool = True      # lost tracks may match by appearance alone within a motion radius
+    max_speed: float = 1.0            # ... of (1 + max_speed × seconds lost) box heights
     fuse_score: bool = False          # weight IoU similarity by confidence (ByteTrack's MOT17 setting; off:
                                       # measured worse on PETS09, see docs/benchmarks.md)
 
@@ -64,6 +66,7 @@ class Track:
     identity: int | None = None       # global identity, set by the pipeline's gallery
     det_index: int = -1               # index of the detection matched this frame (-1: none)
     features: list[np.ndarray] = field(default_factory=list)
+    last_mean: np.ndarray | None = None   # Kalman state at the last matched frame
 
     @property
     def xyxy(self) -> np.ndarray:
@@ -86,6 +89,7 @@ class Tracker:
 
     def __init__(self, config: TrackerConfig = TrackerConfig(), frame_rate: float = 30.0) -> None:
         self.config = config
+        self.frame_rate = frame_rate
         self.max_lost = max(1, int(round(frame_rate / 30.0 * config.track_buffer)))
         self.tracks: list[Track] = []
         self.frame = 0
@@ -165,10 +169,26 @@ class Tracker:
         if emb is None or not tracks or not len(boxes) or any(t.feature is None for t in tracks):
             return iou_cost
         emb_cost = cosine_distance(np.stack([t.feature for t in tracks]), emb) / 2.0
-        return gated_appearance_cost(iou_cost, emb_cost, cfg.proximity_thresh, cfg.appearance_thresh)
+        cost = gated_appearance_cost(iou_cost, emb_cost, cfg.proximity_thresh, cfg.appearance_thresh)
+        if cfg.lost_appearance:
+            # a lost track has drifted from its Kalman box: let appearance alone decide, within the distance a
+            # person can walk since it was last seen (DeepSORT's appearance matching of unmatched tracks)
+            lost = np.array([t.state == TrackState.LOST for t in tracks])
+            if lost.any():
+                centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+                for k in np.flatnonzero(lost):
+                    t = tracks[k]
+                    last = kalman.cxcywh_to_xyxy(t.last_mean[:4])[0] if t.last_mean is not None else t.xyxy
+                    seconds = (self.frame - t.last_frame) / max(self.frame_rate, 1e-6)
+                    height = last[3] - last[1]
+                    moved = np.hypot(*(centres - (last[:2] + last[2:]) / 2).T)
+                    ok = (moved <= height * (1 + cfg.max_speed * seconds)) & (emb_cost[k] <= cfg.appearance_thresh)
+                    cost[k] = np.where(ok, np.minimum(cost[k], emb_cost[k]), cost[k])
+        return cost
 
     def _match(self, track: Track, di: int, boxes, scores, embeddings) -> None:
         track.mean, track.cov = kalman.update(track.mean, track.cov, kalman.xyxy_to_cxcywh(boxes[di])[0])
+        track.last_mean = track.mean.copy()
         was_lost = track.state == TrackState.LOST
         track.state = TrackState.TRACKED
         track.score = float(scores[di])
@@ -184,7 +204,8 @@ class Tracker:
 
     def _start(self, box: np.ndarray, score: float, embedding, di: int) -> None:
         mean, cov = kalman.initiate(kalman.xyxy_to_cxcywh(box)[0])
-        track = Track(self._next_id, mean, cov, float(score), self.frame, last_frame=self.frame, det_index=int(di))
+        track = Track(self._next_id, mean, cov, float(score), self.frame, last_frame=self.frame, det_index=int(di),
+                      last_mean=mean.copy())
         self._next_id += 1
         track.add_feature(embedding, self.config.ema_alpha)
         track.state = TrackState.TRACKED if self.frame == 1 else TrackState.TENTATIVE
