@@ -7,7 +7,7 @@ import sys
 import typer
 
 from reidkit import __version__
-from reidkit.cli import calibrate, data, embed, eval, faces, models, track, verify
+from reidkit.cli import calibrate, data, embed, eval, faces, gallery, models, serve, track, verify
 from reidkit.cli.common import err
 from reidkit.errors import ReidkitError
 
@@ -22,10 +22,12 @@ app.add_typer(models.app, name="models")
 app.add_typer(eval.app, name="eval")
 app.add_typer(data.app, name="data")
 app.add_typer(faces.app, name="faces")
+app.add_typer(gallery.app, name="gallery")
 app.command("embed")(embed.embed)
 app.command("verify")(verify.verify)
 app.command("calibrate")(calibrate.calibrate)
 app.command("track")(track.track)
+app.command("serve")(serve.serve)
 eval.app.command("mot")(track.eval_mot)
 
 

@@ -1,0 +1,155 @@
+"""`reidkit gallery --db PATH enroll | search | list | show | rename | merge | delete | export | import | index`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from reidkit.cli.common import JsonOption, out, print_json
+
+app = typer.Typer(help="Enrol people, index footage, and search: where else did this person appear?",
+                  no_args_is_help=True)
+state: dict = {}
+
+
+@app.callback()
+def gallery(
+    db: Path = typer.Option(Path("gallery.db"), "--db", help="Gallery file (embedded SQLite + FAISS)."),
+    model: str = typer.Option("person-reidentification-retail-0287", "--model", "-m", help="Re-id model."),
+    precision: Optional[str] = typer.Option(None, "--precision", "-p"),
+) -> None:
+    """Gallery commands share --db and --model (a gallery holds one model's embeddings)."""
+    state.update(db=db, model=model, precision=precision)
+
+
+def _store():
+    from reidkit.gallery import open_gallery
+
+    return open_gallery(state["db"])
+
+
+def _embedder():
+    from reidkit.embed import Embedder
+
+    return Embedder(state["model"], state["precision"])
+
+
+@app.command("enroll")
+def enroll(
+    images: list[Path] = typer.Argument(..., help="Crops of one person."),
+    name: str = typer.Option(..., "--name", help="The person's name."),
+    camera: str = typer.Option("", "--camera"),
+    as_json: bool = JsonOption,
+) -> None:
+    """Enrol a person from one or more crops."""
+    from reidkit.gallery.ops import enroll as do_enroll
+
+    with _store() as store:
+        ident, ids = do_enroll(store, _embedder(), name, [str(p) for p in images], camera=camera)
+    result = {"identity": ident, "name": name, "sightings": ids}
+    print_json(result) if as_json else out.print(f"enrolled {name} as identity {ident} ({len(ids)} images)")
+
+
+@app.command("search")
+def search(
+    image: Path = typer.Argument(..., help="Query crop."),
+    k: int = typer.Option(5, "-k", "--top", min=1),
+    camera: Optional[str] = typer.Option(None, "--camera"),
+    since: Optional[float] = typer.Option(None, "--since", help="Time range start (seconds)."),
+    until: Optional[float] = typer.Option(None, "--until", help="Time range end (seconds)."),
+    identities_only: bool = typer.Option(False, "--enrolled", help="Only sightings with an identity."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Where else did this person appear? Top-k sightings by cosine similarity."""
+    from reidkit.gallery.ops import search_image
+
+    time_range = (since if since is not None else float("-inf"), until if until is not None else float("inf")) \
+        if since is not None or until is not None else None
+    with _store() as store:
+        matches = search_image(store, _embedder(), str(image), k, camera=camera, time_range=time_range,
+                               identities_only=identities_only)
+    result = {"matches": [m.as_dict() for m in matches]}
+    if as_json:
+        print_json(result)
+        return
+    table = Table("score", "identity", "name", "source", "frame", "box")
+    for m in result["matches"]:
+        table.add_row(f"{m['score']:.3f}", str(m["identity"] or "-"), m["name"] or "-", m["source"] or "-",
+                      str(m["frame"] if m["frame"] is not None else "-"), str(m["box"] or "-"))
+    out.print(table)
+
+
+@app.command("list")
+def list_identities(as_json: bool = JsonOption) -> None:
+    """List identities with their sighting counts."""
+    with _store() as store:
+        rows = [{"identity": i.identity_id, "name": i.name, "sightings": i.sightings} for i in store.identities()]
+        total = store.count()
+    if as_json:
+        print_json({"identities": rows, "sightings": total})
+        return
+    table = Table("identity", "name", "sightings", title=f"{state['db']} ({total} sightings)")
+    for r in rows:
+        table.add_row(str(r["identity"]), r["name"], str(r["sightings"]))
+    out.print(table)
+
+
+@app.command("rename")
+def rename(identity: int = typer.Argument(...), name: str = typer.Argument(...)) -> None:
+    """Rename an identity."""
+    with _store() as store:
+        store.rename(identity, name)
+    out.print(f"identity {identity} is now {name}")
+
+
+@app.command("merge")
+def merge(keep: int = typer.Argument(...), absorb: int = typer.Argument(...)) -> None:
+    """Merge identity ABSORB into KEEP."""
+    with _store() as store:
+        store.merge(keep, absorb)
+    out.print(f"merged {absorb} into {keep}")
+
+
+@app.command("delete")
+def delete(identity: int = typer.Argument(...)) -> None:
+    """Delete an identity and all its sightings (also from the index)."""
+    with _store() as store:
+        removed = store.delete_identity(identity)
+    out.print(f"deleted identity {identity} and {removed} sightings")
+
+
+@app.command("export")
+def export(path: Path = typer.Argument(..., help="Writes PATH.npz and PATH.json.")) -> None:
+    """Export embeddings (NPZ) and identities/sightings (JSON)."""
+    with _store() as store:
+        counts = store.export(path)
+    out.print(f"exported {counts['identities']} identities, {counts['sightings']} sightings to {path}.npz/.json")
+
+
+@app.command("import")
+def import_(path: Path = typer.Argument(..., help="PATH.npz + PATH.json from export.")) -> None:
+    """Import an export (identities get new ids)."""
+    with _store() as store:
+        counts = store.import_(path)
+    out.print(f"imported {counts['identities']} identities, {counts['sightings']} sightings")
+
+
+@app.command("index")
+def index(
+    paths: list[Path] = typer.Argument(..., help="Images, videos or folders of them."),
+    camera: Optional[str] = typer.Option(None, "--camera", help="Camera name (default: file stem)."),
+    stride: int = typer.Option(10, "--stride", min=1, help="Every N-th video frame."),
+    detector: str = typer.Option("person-detection-0202", "--detector"),
+    as_json: bool = JsonOption,
+) -> None:
+    """Detect people in footage and store every detection as a searchable sighting."""
+    from reidkit.detect import Detector
+    from reidkit.gallery.ops import index_paths
+
+    with _store() as store:
+        summary = index_paths(store, _embedder(), Detector(detector, confidence=0.5), paths, stride, camera)
+    print_json(summary) if as_json else out.print(
+        f"{summary['sightings']} sightings from {summary['frames']} frames of {summary['files']} files")

@@ -1,0 +1,5 @@
+"""Identity gallery: enrol, search, persist. Embedded SQLite + FAISS store by default."""
+
+from reidkit.gallery.store import GalleryError, GalleryStore, Identity, Match, Sighting, open_gallery
+
+__all__ = ["GalleryError", "GalleryStore", "Identity", "Match", "Sighting", "open_gallery"]
