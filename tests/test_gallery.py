@@ -87,7 +87,7 @@ def test_stale_or_missing_index_is_rebuilt(tmp_path, embedder, pku_sets):
     with open_gallery(path) as store:
         enroll(store, embedder, "a", [str(p) for p in query.paths[:3]])
         store.search(embedder.embed(str(query.paths[0]))[0], embedder.name, 1)
-    (tmp_path / "g.db.faiss").write_bytes(b"garbage")
+    (tmp_path / "g.db.index").write_bytes(b"garbage")
     with open_gallery(path) as store:
         assert store.search(embedder.embed(str(query.paths[0]))[0], embedder.name, 1)[0].name == "a"
     # a second process adds rows: this one's saved index is stale and catches up
@@ -328,3 +328,27 @@ def test_web_page_in_headless_chromium(tmp_path, pku_sets, models_root):
         server.should_exit = True
         thread.join(timeout=10)
     assert shot.stat().st_size > 5_000
+
+
+def test_vector_index_exact_and_hnsw(tmp_path):
+    from reidkit.gallery.index import VectorIndex
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3000, 32)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    ids = np.arange(100, 3100)
+    exact = VectorIndex(32, "exact")
+    exact.add(ids[:1000], x[:1000])
+    exact.add(ids[1000:], x[1000:])  # grows
+    q = x[1234]
+    scores, found = exact.search(q, 5)
+    brute = np.argsort(-(x @ q))[:5] + 100
+    assert found.tolist() == brute.tolist() and scores[0] == pytest.approx(1.0)
+    exact.remove(np.array([1334]))
+    assert 1334 not in exact.search(q, 5)[1].tolist() and len(exact) == 2999
+    exact.save(tmp_path / "e.index")
+    again = VectorIndex.load(tmp_path / "e.index", 32, "exact")
+    assert again.search(q, 5)[1].tolist() == exact.search(q, 5)[1].tolist()
+    hnsw = VectorIndex(32, "hnsw")
+    hnsw.add(ids, x)
+    assert hnsw.search(q, 1)[1][0] == 1334

@@ -192,7 +192,7 @@ class Engine:
             results[offset] = request.get_output_tensor(0).data.reshape(self.batch_size, -1).copy()
 
         queue.set_callback(done)
-        tail: list[np.ndarray] = []
+        tail: list[tuple[int, np.ndarray]] = []
         offset = 0
         for chunk in _rechunk(chunks, self.batch_size):
             if len(chunk) == self.batch_size:

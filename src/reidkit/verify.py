@@ -134,7 +134,25 @@ def pair_similarity(embed, a, b, color: str = "bgr") -> float | np.ndarray:
     return float(sims[0]) if is_single(a) and is_single(b) else sims
 
 
-class ReId:
+class Verifier:
+    """Pair verification on top of `self.embed(images, color)` and `self.calibration`."""
+
+    calibration: Calibration
+
+    def embed(self, images, color: str = "bgr") -> np.ndarray:  # pragma: no cover - provided by subclasses
+        raise NotImplementedError
+
+    def similarity(self, a, b, color: str = "bgr") -> float | np.ndarray:
+        """Cosine similarity of two images (float) or of two lists, item-wise (array)."""
+        return pair_similarity(self.embed, a, b, color)
+
+    def predict(self, a, b, color: str = "bgr") -> float | np.ndarray:
+        """Probability that a and b show the same identity (> 0.5 = same); lists are item-wise."""
+        probs = logistic(self.similarity(a, b, color), self.calibration)
+        return float(probs) if np.ndim(probs) == 0 else probs
+
+
+class ReId(Verifier):
     """Is this the same person? Embeds two images and returns a calibrated probability."""
 
     def __init__(
@@ -159,14 +177,3 @@ class ReId:
     def embed(self, images: ImageLike | Sequence[ImageLike], color: str = "bgr") -> np.ndarray:
         """N×D unit-norm embeddings (see Embedder.embed)."""
         return self.embedder.embed(images, color)
-
-    def similarity(self, a, b, color: str = "bgr") -> float | np.ndarray:
-        """Cosine similarity of two images (float) or of two lists, item-wise (array)."""
-        return pair_similarity(self.embed, a, b, color)
-
-    def predict(self, a, b, color: str = "bgr") -> float | np.ndarray:
-        """Probability that a and b show the same identity (> 0.5 = same); lists are item-wise."""
-        sims = self.similarity(a, b, color)
-        probs = logistic(sims, self.calibration)
-        return float(probs) if np.ndim(probs) == 0 else probs
-

@@ -11,12 +11,12 @@ import numpy as np
 from reidkit.detect import Detector
 from reidkit.embed import Embedder
 from reidkit.errors import ImageError, ReidkitError
-from reidkit.faces.align import align, alignment_matrix
+from reidkit.faces.align import align
 from reidkit.faces.landmarks import LandmarkRegressor, square_box
 from reidkit.faces.photometric import auto_gamma, normalise
 from reidkit.images import ImageLike, as_image, as_list
 from reidkit.models.catalog import Calibration
-from reidkit.verify import UNCALIBRATED, logistic, pair_similarity
+from reidkit.verify import UNCALIBRATED, Verifier
 
 DEFAULT_FACE_MODEL = "face-reidentification-retail-0095"
 DEFAULT_FACE_DETECTOR = "face-detection-retail-0005"
@@ -37,8 +37,8 @@ class Face:
     detected: bool = True
 
 
-class FaceReId:
-    """Face pipeline: detect -> landmarks -> similarity alignment -> (illumination) -> embed."""
+class FaceReId(Verifier):
+    """Face pipeline: detect -> landmarks -> similarity alignment -> (illumination) -> embed; verify faces."""
 
     def __init__(
         self,
@@ -137,21 +137,3 @@ class FaceReId:
         """Embeddings of faces that are already aligned crops (only illumination normalisation applied)."""
         crops = [normalise(as_image(f, color), self.illumination) for f in as_list(faces)]
         return self.embedder.embed(crops)
-
-    def similarity(self, a, b, color: str = "bgr") -> float | np.ndarray:
-        """Cosine similarity of the main faces of two images, or item-wise of two lists."""
-        return pair_similarity(self.embed, a, b, color)
-
-    def predict(self, a, b, color: str = "bgr") -> float | np.ndarray:
-        """Probability that two images show the same person's face (> 0.5 = same)."""
-        sims = self.similarity(a, b, color)
-        probs = logistic(sims, self.calibration)
-        return float(probs) if np.ndim(probs) == 0 else probs
-
-
-def alignment_error(points: np.ndarray, size: int = 128) -> float:
-    """Mean distance (pixels) between landmarks mapped by their alignment and the reference points."""
-    from reidkit.faces.align import REFERENCE_POINTS, apply_transform
-
-    matrix = alignment_matrix(points, size)
-    return float(np.linalg.norm(apply_transform(matrix, points) - REFERENCE_POINTS * size, axis=1).mean())

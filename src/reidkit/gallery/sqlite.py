@@ -1,6 +1,6 @@
 """Embedded gallery: one SQLite file (WAL) for identities, sightings and embeddings, a FAISS index beside it.
 
-The SQLite file is the truth; `<db>.faiss` is a cache stamped with the store's write version and rebuilt
+The SQLite file is the truth; `<db>.index` is a cache stamped with the store's write version and rebuilt
 when missing or stale. Every write is one IMMEDIATE transaction, so writers in several processes are
 serialised by SQLite (waiting up to `timeout` seconds, then refused with a clear error), and a process
 killed mid-write leaves the previous consistent state.
@@ -265,7 +265,7 @@ class SqliteGallery(GalleryStore):
 
     # -- the index ------------------------------------------------------------------------------
     def _index_paths(self) -> tuple[Path, Path]:
-        return self.path.with_name(self.path.name + ".faiss"), self.path.with_name(self.path.name + ".faiss.json")
+        return self.path.with_name(self.path.name + ".index"), self.path.with_name(self.path.name + ".index.json")
 
     def _state(self) -> tuple[int, int]:
         return int(self._meta("version")), int(self._meta("deletions"))
@@ -289,10 +289,10 @@ class SqliteGallery(GalleryStore):
             stamp = json.loads(stamp_file.read_text())
             if int(stamp["deletions"]) != state[1] or int(stamp["version"]) > state[0]:
                 return  # rows were deleted since (or the stamp is from elsewhere): rebuild
-            self._index = VectorIndex.load(index_file, self.dim)
+            self._index = VectorIndex.load(index_file, self.dim, stamp["kind"])
             self._max_id = int(stamp["max_id"])
             self._synced = (int(stamp["version"]), int(stamp["deletions"]))
-        except (OSError, ValueError, KeyError, RuntimeError):
+        except Exception:  # a missing, truncated or foreign index file: rebuild from SQLite
             self._index = None
 
     def _add_rows(self, after: int) -> None:
