@@ -352,3 +352,26 @@ def test_vector_index_exact_and_hnsw(tmp_path):
     hnsw = VectorIndex(32, "hnsw")
     hnsw.add(ids, x)
     assert hnsw.search(q, 1)[1][0] == 1334
+
+
+def test_video_pipeline_writes_linked_sightings(tmp_path, capsys, data_root, models_root):
+    video = data_root / "PETS09-S2L1/vtest.mp4"
+    db = tmp_path / "g.db"
+    assert main(["track", str(video), "-o", str(tmp_path / "out"), "--max-frames", "40", "--no-video",
+                 "--gallery", str(db), "--gallery-stride", "10"]) == 0
+    capsys.readouterr()
+    with open_gallery(db) as store:
+        people = store.identities()
+        assert len(people) >= 4 and all(p.name.startswith("person-") for p in people)
+        tracks = np.loadtxt(tmp_path / "out/vtest.txt", delimiter=",")
+        first = people[0]
+        global_id = first.metadata["global_id"]
+        sightings = store.sightings_of(first.identity_id)
+        assert {s.frame for s in sightings} <= {0, 10, 20, 30}
+        s = sightings[0]
+        row = tracks[(tracks[:, 0] == s.frame + 1) & (tracks[:, 1] == global_id)][0]
+        assert np.allclose(s.box[:2], row[2:4], atol=0.2)
+    # where else did person-<id> appear: its own crop finds its own sightings first
+    assert main(["gallery", "--db", str(db), "search", str(data_root / "market1501-samples/query/0001_c1s1_001051_00.jpg"),
+                 "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["matches"]) == 5

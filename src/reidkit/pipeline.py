@@ -135,6 +135,27 @@ class Pipeline:
                 "box": [round(float(v), 1) for v in track.xyxy], **extra}
 
 
+def _store_sightings(gallery, embedder: Embedder, frame: np.ndarray, result: FrameTracks, fps: float,
+                     source: str, linked: dict[int, int]) -> None:
+    """Store one frame's tracked people in a gallery, each linked to its global identity."""
+    from reidkit.gallery.ops import model_key, thumbnail
+
+    keep = [k for k, b in enumerate(result.boxes) if b[3] - b[1] >= 8 and b[2] - b[0] >= 4]
+    if not keep:
+        return
+    crops = [crop(frame, result.boxes[k]) for k in keep]
+    vectors = embedder.embed(crops)
+    infos = []
+    for k in keep:
+        identity = result.ids[k]
+        if identity not in linked:
+            linked[identity] = gallery.add_identity(f"person-{identity}", {"global_id": identity})
+        infos.append({"identity_id": linked[identity], "source": source, "camera": result.camera,
+                      "frame": result.frame, "time": round(result.frame / fps, 3),
+                      "box": [round(float(v), 1) for v in result.boxes[k]]})
+    gallery.add_sightings(vectors, model_key(embedder), infos, [thumbnail(c) for c in crops])
+
+
 def _prefetch(frames: Iterator, size: int = 8) -> Iterator:
     """Read frames in a background thread so decoding overlaps inference."""
     buffer: queue.Queue = queue.Queue(maxsize=size)
@@ -164,8 +185,12 @@ def _prefetch(frames: Iterator, size: int = 8) -> Iterator:
 
 def run_videos(sources: list[str | Path], out_dir: str | Path, config: PipelineConfig = PipelineConfig(),
                write_video: bool = True, progress: bool = True, cameras: list[str] | None = None,
-               max_frames: int | None = None) -> dict:
-    """Track every source (video file or image folder) with one shared gallery; write results per source."""
+               max_frames: int | None = None, gallery=None, gallery_stride: int = 10) -> dict:
+    """Track every source (video file or image folder) with one shared gallery; write results per source.
+
+    With `gallery` (a GalleryStore), every `gallery_stride`-th frame's tracked people are stored as sightings
+    linked to a gallery identity per global id ("person-<id>"), searchable with `reidkit gallery search`.
+    """
     from tqdm import tqdm
 
     from reidkit.annotate import draw_status, draw_tracks
@@ -178,6 +203,7 @@ def run_videos(sources: list[str | Path], out_dir: str | Path, config: PipelineC
     if len(set(names)) != len(names):
         names = [f"{n}-{k + 1}" for k, n in enumerate(names)]
     summary: dict = {"sources": [], "identities": 0}
+    linked: dict[int, int] = {}  # global id -> gallery identity
     with open(out / "events.jsonl", "w", encoding="utf-8") as events_file:
         for source, camera in zip(sources, names):
             frames, fps = open_source(source, config.stride)
@@ -214,6 +240,9 @@ def run_videos(sources: list[str | Path], out_dir: str | Path, config: PipelineC
                     draw_tracks(frame, result.boxes, result.ids)
                     draw_status(frame, f"{camera}  frame {result.frame + 1}  {rate:.1f} fps  ids {len(pipeline.gallery.identities) or pipeline._next_plain_id - 1}")
                     writer.write(frame)
+                if gallery is not None and pipeline.embedder is not None and result.frame % gallery_stride == 0:
+                    _store_sightings(gallery, pipeline.embedder, source_frames["last"], result, fps, str(source),
+                                     linked)
                 bar.update(1)
                 bar.set_postfix(ids=len(result.ids))
             bar.close()

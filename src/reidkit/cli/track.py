@@ -23,6 +23,8 @@ def track(
     min_height: float = typer.Option(0.0, "--min-height", help="Ignore detections shorter than this (pixels)."),
     max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop after N frames per source."),
     no_video: bool = typer.Option(False, "--no-video", help="Skip the annotated MP4."),
+    gallery: Optional[Path] = typer.Option(None, "--gallery", help="Also store tracked people in this gallery file."),
+    gallery_stride: int = typer.Option(10, "--gallery-stride", min=1, help="Every N-th frame goes to the gallery."),
     device: str = DeviceOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -35,8 +37,18 @@ def track(
         fail(f"give one --camera per source ({len(sources)}), got {len(camera)}")
     config = PipelineConfig(detector=detector, reid=reid, use_reid=not no_reid, device=device,
                             reid_threshold=reid_threshold, min_box_height=min_height, stride=stride)
-    summary = run_videos([str(s) for s in sources], output, config, write_video=not no_video,
-                         cameras=list(camera) if camera else None, max_frames=max_frames)
+    store = None
+    if gallery is not None:
+        from reidkit.gallery import open_gallery
+
+        store = open_gallery(gallery)
+    try:
+        summary = run_videos([str(s) for s in sources], output, config, write_video=not no_video,
+                             cameras=list(camera) if camera else None, max_frames=max_frames, gallery=store,
+                             gallery_stride=gallery_stride)
+    finally:
+        if store is not None:
+            store.close()
     if as_json:
         print_json(summary)
         return
