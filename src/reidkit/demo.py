@@ -65,37 +65,36 @@ def verify_pairs(root: Path) -> None:
     print(f"  {right}/{len(pairs)} verdicts correct")
 
 
-def video_matching(video: Path, stride: int = 10) -> None:
-    """Detect people in a real video and match each detection against the people seen before."""
-    from reidkit.detect import Detector
-    from reidkit.embed import Embedder
-    from reidkit.preprocess import crop
-    from reidkit.verify import ReId, logistic
-    from reidkit.video import read_frames
+def video_tracking(video: Path, out_dir: Path = Path("demo-output")) -> None:
+    """The full video pipeline on a real video: detect, track, re-identify; outputs written to out_dir."""
+    import json
 
-    detector = Detector(confidence=0.6)
-    reid = ReId(embedder=Embedder())
-    print(f"\n== people in {video.name}: {detector.name} + {reid.embedder.name}, every {stride}th frame ==")
-    gallery: list[np.ndarray] = []
-    start = time.perf_counter()
-    n = 0
-    for index, frame in read_frames(video, stride=stride):
-        n += 1
-        dets = detector.detect(frame)
-        crops = [crop(frame, box) for box in dets.xyxy if box[3] - box[1] > 40]
-        if not crops:
-            continue
-        vectors = reid.embed(crops)
-        for v in vectors:
-            if gallery:
-                probs = logistic(np.stack(gallery) @ v, reid.calibration)
-                best = int(np.argmax(probs))
-                if probs[best] > 0.5:
-                    continue
-            gallery.append(v)
-            print(f"  frame {index:4d}: new person #{len(gallery)}")
-    dt = time.perf_counter() - start
-    print(f"  {len(gallery)} distinct people over {n} sampled frames ({n / dt:.1f} frames/s)")
+    from reidkit.pipeline import PipelineConfig, run_videos
+
+    print(f"\n== tracking people in {video.name} (every 2nd frame) -> {out_dir}/ ==")
+    summary = run_videos([video], out_dir, PipelineConfig(stride=2), progress=False)
+    source = summary["sources"][0]
+    for line in (out_dir / "events.jsonl").read_text().splitlines():
+        event = json.loads(line)
+        if event["event"] in ("first_seen", "reidentified"):
+            extra = f" (p={event['probability']:.2f})" if event["event"] == "reidentified" else ""
+            print(f"  {event['time_s']:6.1f} s  person {event['id']}: {event['event'].replace('_', ' ')}{extra}")
+    print(f"  {summary['identities']} people; {source['frames']} frames at {source['fps']:.1f} frames/s; "
+          f"annotated video {out_dir / (source['camera'] + '.mp4')}, tracks {source['results']}")
+
+
+def verify_faces(root: Path) -> None:
+    """Face verification on two real pairs labelled in deepface-pairs/master.csv."""
+    from reidkit.faces import FaceReId
+
+    pairs_dir = root / "faces/deepface-pairs"
+    if not pairs_dir.is_dir():
+        return
+    faces = FaceReId()
+    print("\n== face verification (detect, align on 5 landmarks, embed) ==")
+    for a, b, truth in (("img1.jpg", "img2.jpg", "same"), ("img1.jpg", "img20.jpg", "different")):
+        p = faces.predict(str(pairs_dir / a), str(pairs_dir / b))
+        print(f"  {a} vs {b}: p={p:.3f} -> {'same' if p > 0.5 else 'different'} (truth: {truth})")
 
 
 def main() -> int:
@@ -104,9 +103,10 @@ def main() -> int:
     try:
         if root is not None:
             verify_pairs(root)
+            verify_faces(root)
         else:
-            print("REIDKIT_DATA is not set: skipping the labelled-pair part of the demo")
-        video_matching(sample_video(root))
+            print("REIDKIT_DATA is not set: skipping the labelled-pair parts of the demo")
+        video_tracking(sample_video(root))
     except ReidkitError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
