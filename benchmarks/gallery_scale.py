@@ -57,7 +57,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--dim", type=int, default=256)
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--ef", type=int, nargs="*", default=[64, 128, 256])
+    parser.add_argument("--ef", type=int, nargs="*", default=[64, 128, 256, 512])
+    parser.add_argument("--m", type=int, default=32, help="HNSW graph degree")
+    parser.add_argument("--ef-construction", type=int, default=40)
     args = parser.parse_args()
     print(f"machine: {machine()}\n{args.n:,} vectors of {args.dim} dims\n")
     rng = np.random.default_rng(0)
@@ -97,10 +99,10 @@ def main() -> None:
                             np.float32).reshape(-1, args.dim)
     ids = np.arange(1, len(vectors) + 1, dtype=np.int64)
     start = time.perf_counter()
-    hnsw = VectorIndex(args.dim, "hnsw")
+    hnsw = VectorIndex(args.dim, "hnsw", hnsw_m=args.m, ef_construction=args.ef_construction)
     hnsw.add(ids, vectors)
     t_hnsw = time.perf_counter() - start
-    print(f"HNSW (M=32, efConstruction=40) built in {t_hnsw:.0f} s")
+    print(f"HNSW (M={args.m}, efConstruction={args.ef_construction}) built in {t_hnsw:.0f} s")
     for ef in args.ef:
         hnsw.set_ef_search(ef)
         lat = latencies(lambda q: hnsw.search(q, 10), queries)
