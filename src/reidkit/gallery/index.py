@@ -17,8 +17,8 @@ HNSW_ABOVE = 200_000  # "auto": exact search up to this many vectors, HNSW beyon
 class VectorIndex:
     """Maps sighting ids to unit-norm vectors; inner product = cosine similarity."""
 
-    def __init__(self, dim: int, kind: str = "auto", expected: int = 0, hnsw_m: int = 32,
-                 ef_construction: int = 40, ef_search: int = 256) -> None:
+    def __init__(self, dim: int, kind: str = "auto", expected: int = 0, hnsw_m: int = 16,
+                 ef_construction: int = 200, ef_search: int = 256) -> None:
         self.dim = dim
         self.kind = ("hnsw" if expected > HNSW_ABOVE else "exact") if kind == "auto" else kind
         if self.kind == "exact":
