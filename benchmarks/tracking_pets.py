@@ -26,7 +26,7 @@ from reidkit.detect import Detections, Detector  # noqa: E402
 from reidkit.metrics.mot import mot_metrics  # noqa: E402
 from reidkit.pipeline import Pipeline, PipelineConfig, run_videos  # noqa: E402
 from reidkit.preprocess import crop  # noqa: E402
-from reidkit.track import Tracker, TrackerConfig  # noqa: E402
+from reidkit.track import Tracker  # noqa: E402
 from reidkit.video import read_frames  # noqa: E402
 
 DETECTORS = ["person-detection-retail-0013", "person-detection-0200", "person-detection-0201",

@@ -17,15 +17,45 @@ TRUE_WORDS = {"1", "true", "yes", "same", "y", "t"}
 FALSE_WORDS = {"0", "false", "no", "different", "n", "f"}
 
 
+def labelled_pair_similarities(embed, paths, labels, cameras=None, cross_camera: bool = False):
+    """(cosine similarities, same-identity flags) of every pair (i < j) of labelled images.
+
+    `embed` maps a list of image paths to unit-norm rows (Embedder.embed, FaceReId.embed, ...).
+    """
+    vectors = embed([str(p) for p in paths])
+    i, j, same = label_pairs(labels, cameras, cross_camera)
+    return np.einsum("ij,ij->i", vectors[i], vectors[j]), same
+
+
+def csv_pair_similarities(embed, path: Path):
+    """(cosine similarities, same flags) of the labelled pairs of a CSV; each image embedded once."""
+    rows = read_pairs_csv(Path(path))
+    unique = sorted({p for a, b, _ in rows for p in (a, b)})
+    index = {p: k for k, p in enumerate(unique)}
+    vectors = embed([str(p) for p in unique])
+    ia = np.array([index[a] for a, _, _ in rows])
+    ib = np.array([index[b] for _, b, _ in rows])
+    same = np.array([s for _, _, s in rows])
+    return np.einsum("ij,ij->i", vectors[ia], vectors[ib]), same
+
+
 def calibrate_from_market(
     embedder: Embedder, root: Path, split: str = "bounding_box_train", cross_camera: bool = False
 ) -> CalibrationReport:
     """Fit on every pair of a Market-format split (all same-id pairs, all different-id pairs)."""
     images = read_split(root, split)
-    vectors = embedder.embed(list(images.paths))
-    i, j, same = label_pairs(images.pids, images.camids, cross_camera)
-    sims = np.einsum("ij,ij->i", vectors[i], vectors[j])
+    sims, same = labelled_pair_similarities(embedder.embed, images.paths, images.pids, images.camids, cross_camera)
     source = f"{Path(root).name}/{split}, {len(images)} images of {images.num_ids} ids, {embedder.precision}"
+    return calibrate(sims, same, source=source)
+
+
+def calibrate_from_folder(embed, root: Path, precision: str | None = None) -> CalibrationReport:
+    """Fit on every pair of a labelled folder (a sub-folder per person)."""
+    from reidkit.data.folders import read_labelled_folder
+
+    paths, labels = read_labelled_folder(root)
+    sims, same = labelled_pair_similarities(embed, paths, labels)
+    source = f"{Path(root).name}, {len(paths)} faces of {len(set(labels))} people, {precision}"
     return calibrate(sims, same, source=source)
 
 
@@ -59,15 +89,8 @@ def read_pairs_csv(path: Path) -> list[tuple[Path, Path, bool]]:
 
 def calibrate_from_pairs(embedder: Embedder, path: Path) -> CalibrationReport:
     """Fit on the labelled pairs of a CSV file."""
-    rows = read_pairs_csv(path)
-    unique = sorted({p for a, b, _ in rows for p in (a, b)})
-    index = {p: k for k, p in enumerate(unique)}
-    vectors = embedder.embed([str(p) for p in unique])
-    ia = np.array([index[a] for a, _, _ in rows])
-    ib = np.array([index[b] for _, b, _ in rows])
-    same = np.array([s for _, _, s in rows])
-    sims = np.einsum("ij,ij->i", vectors[ia], vectors[ib])
-    return calibrate(sims, same, source=f"{Path(path).name}, {len(rows)} pairs, {embedder.precision}")
+    sims, same = csv_pair_similarities(embedder.embed, path)
+    return calibrate(sims, same, source=f"{Path(path).name}, {len(same)} pairs, {embedder.precision}")
 
 
 def save_calibration(path: Path, name: str, cal: Calibration) -> None:

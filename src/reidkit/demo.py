@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 
 from reidkit.errors import ReidkitError
 from reidkit.models.store import default_cache_dir, download

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from reidkit.errors import ModelFileError
 from reidkit.models.store import ModelStore
 from reidkit.preprocess import fit_batch, to_bgr
 from reidkit.runtime import Engine
@@ -68,12 +67,8 @@ class Detector:
         store: ModelStore | None = None,
     ) -> None:
         resolved = (store or ModelStore()).resolve(model, precision)
-        if resolved.spec is not None and resolved.spec.task not in DETECTION_TASKS:
-            raise ModelFileError(f"{resolved.spec.name} is a {resolved.spec.task} model, not a detector")
-        spec = resolved.spec
         self.name = resolved.name
-        self.engine = Engine(resolved.path, spec.input if spec else None, spec.output if spec else None,
-                             name=self.name, device=device, batch_size=1)
+        self.engine = Engine.for_model(resolved, DETECTION_TASKS, "a detector", device)
         self.confidence = confidence
         self.nms_iou = nms_iou
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 import numpy as np
 
-from reidkit.errors import ModelFileError
 from reidkit.images import ImageLike, as_image, as_list
 from reidkit.models.catalog import ModelSpec
 from reidkit.models.store import ModelStore, ResolvedModel
@@ -35,17 +33,7 @@ class Embedder:
     ) -> None:
         self.store = store or ModelStore()
         self.resolved: ResolvedModel = self.store.resolve(path if path is not None else model, precision)
-        spec = self.resolved.spec
-        if spec is not None and spec.task not in EMBEDDING_TASKS:
-            raise ModelFileError(f"{spec.name} is a {spec.task} model, not an embedding model")
-        self.engine = Engine(
-            self.resolved.path,
-            spec.input if spec else None,
-            spec.output if spec else None,
-            name=self.name,
-            device=device,
-            batch_size=batch_size,
-        )
+        self.engine = Engine.for_model(self.resolved, EMBEDDING_TASKS, "an embedding model", device, batch_size)
         self.flip = flip
 
     @property
@@ -88,13 +76,3 @@ class Embedder:
             if mirror:
                 bgr = [img[:, ::-1] for img in bgr]
             yield fit_batch(bgr, spec.width, spec.height, spec.color)
-
-
-def describe(embedder: Embedder) -> dict[str, object]:
-    """A small JSON-able description of an embedder's model."""
-    return {
-        "model": embedder.name,
-        "precision": embedder.precision,
-        "path": str(Path(embedder.resolved.path)),
-        "dim": embedder.dim,
-    }

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
+from reidkit.calibration import csv_pair_similarities, labelled_pair_similarities
 from reidkit.data.market import ImageSet, read_split
 from reidkit.embed import Embedder
 from reidkit.errors import DatasetError
 from reidkit.metrics.pairs import kfold_accuracy, lfw_folds, pairwise_accuracy, read_lfw_pairs, tar_at_far
 from reidkit.metrics.reid import RankResult, cosine_distance, evaluate_rank, re_ranking
 from reidkit.preprocess import l2_normalize
-from reidkit.verify import label_pairs, logistic, roc_auc
+from reidkit.verify import logistic, roc_auc
 
 
 class Ensemble:
@@ -115,9 +116,8 @@ def evaluate_pairs(data: str | Path, models: Sequence[str], precision: str | Non
     cams = np.concatenate([query.camids, gallery.camids])
     keep = pids > 0  # distractors have no pairs
     ens = Ensemble(models, precision, flip, device)
-    vectors = ens.embed([p for p, k in zip(paths, keep) if k])
-    i, j, same = label_pairs(pids[keep], cams[keep], cross_camera)
-    sims = np.einsum("ij,ij->i", vectors[i], vectors[j])
+    sims, same = labelled_pair_similarities(ens.embed, [p for p, k in zip(paths, keep) if k], pids[keep],
+                                            cams[keep], cross_camera)
     calibration = ens.members[0].spec.calibration if len(ens.members) == 1 and ens.members[0].spec else None
     report = pair_report(sims, same, calibration=calibration)
     report.update(model=ens.name, precision=ens.precision)
@@ -151,20 +151,13 @@ def evaluate_lfw(pairs_file: str | Path, images: str | Path, embed) -> dict[str,
     return pair_report(sims, same, folds=lfw_folds(len(pairs)))
 
 
-def embed_labelled(embed, paths: Sequence[Path]) -> np.ndarray:
-    """Embeddings of a list of paths via `embed` (e.g. FaceReId.embed)."""
-    return embed([str(p) for p in paths])
-
-
 def evaluate_folder(root: str | Path, embed, calibration=None) -> dict[str, float]:
     """All-pairs verification on a labelled folder: ROC AUC, TAR@FAR=1e-2/1e-3, best and 10-fold accuracy."""
     from reidkit.data.folders import read_labelled_folder
     from reidkit.metrics.pairs import best_threshold
 
     paths, labels = read_labelled_folder(root)
-    vectors = embed_labelled(embed, paths)
-    i, j, same = label_pairs(labels)
-    sims = np.einsum("ij,ij->i", vectors[i], vectors[j])
+    sims, same = labelled_pair_similarities(embed, paths, labels)
     report = pair_report(sims, same, calibration=calibration)
     t = best_threshold(sims, same)
     report["best_accuracy"] = float(np.mean((sims >= t) == same))
@@ -174,14 +167,5 @@ def evaluate_folder(root: str | Path, embed, calibration=None) -> dict[str, floa
 
 def evaluate_pairs_csv(csv_path: str | Path, embed, calibration=None) -> dict[str, float]:
     """Verification on a CSV of labelled pairs (image_a,image_b,label; paths relative to the CSV)."""
-    from reidkit.calibration import read_pairs_csv
-
-    rows = read_pairs_csv(Path(csv_path))
-    unique = sorted({p for a, b, _ in rows for p in (a, b)})
-    index = {p: k for k, p in enumerate(unique)}
-    vectors = embed_labelled(embed, unique)
-    ia = np.array([index[a] for a, _, _ in rows])
-    ib = np.array([index[b] for _, b, _ in rows])
-    same = np.array([s for _, _, s in rows])
-    sims = np.einsum("ij,ij->i", vectors[ia], vectors[ib])
+    sims, same = csv_pair_similarities(embed, Path(csv_path))
     return pair_report(sims, same, calibration=calibration)

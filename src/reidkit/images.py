@@ -14,6 +14,7 @@ from reidkit.errors import ImageError
 from reidkit.preprocess import to_bgr
 
 ImageLike = Union[str, os.PathLike, np.ndarray]
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")  # what dataset folders and frame folders hold
 
 
 def load_image(path: str | os.PathLike) -> np.ndarray:

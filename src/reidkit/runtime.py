@@ -120,6 +120,19 @@ class Engine:
         self._throughput = None
         self._latency_request = None
 
+    @classmethod
+    def for_model(cls, resolved, tasks: tuple[str, ...], role: str, device: str = "CPU",
+                  batch_size: int = 1) -> "Engine":
+        """An engine for a resolved model (store.ResolvedModel); a catalogued model of another task is refused.
+
+        `role` names what the caller needs, for the error ("an embedding model", "a detector", ...).
+        """
+        spec = resolved.spec
+        if spec is not None and spec.task not in tasks:
+            raise ModelFileError(f"{spec.name} is a {spec.task} model, not {role}")
+        return cls(resolved.path, spec.input if spec else None, spec.output if spec else None,
+                   name=resolved.name, device=device, batch_size=batch_size)
+
     # -- compilation ----------------------------------------------------------------------------
     def _compile(self, batch: int, hint: str):
         import openvino as ov
@@ -155,10 +168,6 @@ class Engine:
             if self._throughput is None:
                 self._throughput = self._compile(self.batch_size, "THROUGHPUT")
             return self._throughput
-
-    def warmup(self) -> None:
-        """Compile the latency model now rather than on the first call."""
-        self._latency_model()
 
     # -- inference ------------------------------------------------------------------------------
     def infer_one(self, image_nhwc: np.ndarray) -> np.ndarray:

@@ -27,11 +27,6 @@ def cosine_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return num / np.maximum(den, 1e-12)
 
 
-def cosine_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """All-pairs cosine similarity (M×N) of unit-norm rows."""
-    return np.asarray(a, np.float32) @ np.asarray(b, np.float32).T
-
-
 def logistic(similarity: np.ndarray, calibration: Calibration) -> np.ndarray:
     """Probability of same identity for cosine similarities."""
     z = calibration.scale * np.asarray(similarity, dtype=np.float64) + calibration.bias

@@ -62,12 +62,13 @@ def video_info(path: str | os.PathLike) -> dict[str, float | int]:
     return {"width": width, "height": height, "frames": frames, "fps": fps}
 
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
 def read_image_folder(folder: str | os.PathLike, stride: int = 1) -> Iterator[tuple[int, np.ndarray]]:
     """Yield (0-based index, BGR frame) of the images of a folder in name order (MOT's img1/ layout)."""
     import cv2
+
+    from reidkit.images import IMAGE_SUFFIXES
 
     paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:

@@ -105,18 +105,11 @@ def calibrate(
     output: Optional[Path] = typer.Option(None, "--output", "-o"), as_json: bool = JsonOption,
 ) -> None:
     """Fit the face model's similarity -> probability map on all pairs of a labelled folder."""
-    from reidkit.calibration import save_calibration
-    from reidkit.data.folders import read_labelled_folder
+    from reidkit.calibration import calibrate_from_folder, save_calibration
     from reidkit.models.catalog import write_calibration
-    from reidkit.verify import calibrate as fit, label_pairs
 
     fr = _face_reid(model, precision, device, detector, align, illumination)
-    paths, labels = read_labelled_folder(data)
-    vectors = fr.embed([str(p) for p in paths])
-    i, j, same = label_pairs(labels)
-    sims = np.einsum("ij,ij->i", vectors[i], vectors[j])
-    source = f"{data.name}, {len(paths)} faces of {len(set(labels))} people, {fr.embedder.precision}"
-    report = fit(sims, same, source=source)
+    report = calibrate_from_folder(fr.embed, data, fr.embedder.precision)
     if output is not None:
         save_calibration(output, fr.embedder.name, report.calibration)
     if write_catalog:
@@ -124,7 +117,7 @@ def calibrate(
     c = report.calibration
     result = {"model": fr.embedder.name, "scale": c.scale, "bias": c.bias, "threshold": c.threshold,
               "positives": report.positives, "negatives": report.negatives,
-              "balanced_accuracy": report.balanced_accuracy, "auc": report.auc, "source": source}
+              "balanced_accuracy": report.balanced_accuracy, "auc": report.auc, "source": c.source}
     if as_json:
         print_json(result)
     else:

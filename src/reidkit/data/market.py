@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from reidkit.errors import DatasetError
+from reidkit.images import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 NAME_PATTERN = re.compile(r"^(-?\d+)_c(\d+)")
 SPLITS = ("bounding_box_train", "query", "bounding_box_test")
 

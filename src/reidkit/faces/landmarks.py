@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from reidkit.errors import ModelFileError
 from reidkit.models.store import ModelStore
 from reidkit.preprocess import clip_box, fit_batch
 from reidkit.runtime import Engine
@@ -29,11 +28,7 @@ class LandmarkRegressor:
     def __init__(self, model: str | os.PathLike = DEFAULT_LANDMARKS_MODEL, precision: str | None = None,
                  device: str = "CPU", store: ModelStore | None = None) -> None:
         resolved = (store or ModelStore()).resolve(model, precision)
-        if resolved.spec is not None and resolved.spec.task != "face-landmarks":
-            raise ModelFileError(f"{resolved.spec.name} is a {resolved.spec.task} model, not a landmark regressor")
-        spec = resolved.spec
-        self.engine = Engine(resolved.path, spec.input if spec else None, spec.output if spec else None,
-                             name=resolved.name, device=device, batch_size=1)
+        self.engine = Engine.for_model(resolved, ("face-landmarks",), "a landmark regressor", device)
 
     def __call__(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """K×5×2 landmarks (pixels) of K face boxes (x0, y0, x1, y1) in a BGR image."""

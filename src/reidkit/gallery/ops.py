@@ -12,10 +12,10 @@ import numpy as np
 from reidkit.embed import Embedder
 from reidkit.errors import ReidkitError
 from reidkit.gallery.store import GalleryStore, Match
-from reidkit.images import ImageLike, as_image, load_image
+from reidkit.images import IMAGE_SUFFIXES, ImageLike, as_image, load_image
 from reidkit.preprocess import crop
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".webp"}
+STILL_SUFFIXES = {*IMAGE_SUFFIXES, ".pgm", ".webp"}  # `index` treats these as stills, anything else as video
 THUMB_HEIGHT = 128
 
 
@@ -70,7 +70,7 @@ def index_paths(store: GalleryStore, embedder: Embedder, detector, paths: Sequen
             raise ReidkitError(f"not found: {p}")
     stored = frames = 0
     for path in files:
-        is_image = path.suffix.lower() in IMAGE_SUFFIXES
+        is_image = path.suffix.lower() in STILL_SUFFIXES
         if is_image:
             items = [(0, load_image(path))]
             fps = None
