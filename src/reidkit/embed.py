@@ -30,10 +30,12 @@ class Embedder:
         store: ModelStore | None = None,
         batch_size: int = 8,
         flip: bool = False,
+        inference_precision: str | None = None,
     ) -> None:
         self.store = store or ModelStore()
         self.resolved: ResolvedModel = self.store.resolve(path if path is not None else model, precision)
-        self.engine = Engine.for_model(self.resolved, EMBEDDING_TASKS, "an embedding model", device, batch_size)
+        self.engine = Engine.for_model(self.resolved, EMBEDDING_TASKS, "an embedding model", device, batch_size,
+                                       inference_precision)
         self.flip = flip
 
     @property

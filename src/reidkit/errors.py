@@ -29,3 +29,7 @@ class CalibrationError(ReidkitError):
 
 class DatasetError(ReidkitError):
     """A dataset folder is missing or malformed."""
+
+
+class TrainingError(ReidkitError):
+    """Training or export cannot go on: unknown backbone, bad settings, unusable run or checkpoint."""

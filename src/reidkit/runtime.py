@@ -106,9 +106,12 @@ class Engine:
         name: str | None = None,
         device: str = "CPU",
         batch_size: int = 8,
+        inference_precision: str | None = None,
     ) -> None:
         self.path = Path(path)
         self.device = device
+        # None keeps the device's default: OpenVINO runs FP32 models in bf16 on CPUs with AVX512-BF16/AMX.
+        self.inference_precision = inference_precision
         self.batch_size = max(1, int(batch_size))
         model = read_model(self.path)
         self.io = inspect(model, self.path)
@@ -122,7 +125,7 @@ class Engine:
 
     @classmethod
     def for_model(cls, resolved, tasks: tuple[str, ...], role: str, device: str = "CPU",
-                  batch_size: int = 1) -> "Engine":
+                  batch_size: int = 1, inference_precision: str | None = None) -> "Engine":
         """An engine for a resolved model (store.ResolvedModel); a catalogued model of another task is refused.
 
         `role` names what the caller needs, for the error ("an embedding model", "a detector", ...).
@@ -131,7 +134,8 @@ class Engine:
         if spec is not None and spec.task not in tasks:
             raise ModelFileError(f"{spec.name} is a {spec.task} model, not {role}")
         return cls(resolved.path, spec.input if spec else None, spec.output if spec else None,
-                   name=resolved.name, device=device, batch_size=batch_size)
+                   name=resolved.name, device=device, batch_size=batch_size,
+                   inference_precision=inference_precision)
 
     # -- compilation ----------------------------------------------------------------------------
     def _compile(self, batch: int, hint: str):
@@ -151,7 +155,10 @@ class Engine:
         if batch != self.io.input_shape[0] or not model.inputs[0].get_partial_shape().is_static:
             model.reshape({model.inputs[0].get_any_name(): [batch, spec.height, spec.width, 3]})
         try:
-            return core().compile_model(model, self.device, {"PERFORMANCE_HINT": hint})
+            config = {"PERFORMANCE_HINT": hint}
+            if self.inference_precision:
+                config["INFERENCE_PRECISION_HINT"] = self.inference_precision
+            return core().compile_model(model, self.device, config)
         except Exception as exc:
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelFileError(f"cannot compile {self.path} for {self.device}: {msg[:200]}") from None
@@ -234,3 +241,17 @@ def _rechunk(chunks: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
             pending, count = ([rest] if len(rest) else []), len(rest)
     if count:
         yield np.concatenate(pending)
+
+
+def onnx_to_ir(onnx_path: Path, xml_path: Path, calibration: list[np.ndarray] | None = None) -> None:
+    """Convert an ONNX model to OpenVINO IR (FP32 weights); INT8 with NNCF when calibration inputs are given."""
+    import openvino as ov
+
+    model = ov.convert_model(str(onnx_path))
+    if calibration is not None:
+        try:
+            import nncf
+        except ImportError:
+            raise ModelFileError("INT8 quantisation needs NNCF: pip install nncf") from None
+        model = nncf.quantize(model, nncf.Dataset(calibration), subset_size=len(calibration))
+    ov.save_model(model, str(xml_path), compress_to_fp16=False)

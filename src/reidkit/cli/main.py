@@ -5,9 +5,10 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.markup import escape
 
 from reidkit import __version__
-from reidkit.cli import calibrate, data, embed, eval, faces, gallery, models, serve, track, verify
+from reidkit.cli import calibrate, data, embed, eval, faces, gallery, models, serve, track, train, verify
 from reidkit.cli.common import err
 from reidkit.errors import ReidkitError
 
@@ -28,6 +29,8 @@ app.command("verify")(verify.verify)
 app.command("calibrate")(calibrate.calibrate)
 app.command("track")(track.track)
 app.command("serve")(serve.serve)
+app.command("train")(train.train)
+app.command("export")(train.export)
 eval.app.command("mot")(track.eval_mot)
 
 
@@ -51,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except ReidkitError as exc:
-        err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         err.print("interrupted")

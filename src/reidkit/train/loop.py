@@ -1,0 +1,224 @@
+"""The training loop: PK batches, CE + triplet on a BNNeck model, per-epoch evaluation, checkpoints, resume."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from reidkit.data.market import ImageSet, read_split
+from reidkit.metrics.reid import cosine_distance, evaluate_rank
+from reidkit.train import history
+from reidkit.errors import TrainingError
+from reidkit.train.backbones import ReidNet, build_backbone
+from reidkit.train.config import TrainConfig
+from reidkit.train.data import Augment, PKSampler, ReidImages, has_test_split, training_set
+from reidkit.train.losses import batch_hard_triplet, smoothed_cross_entropy
+
+CHECKPOINT = "last.pt"
+CONFIG = "config.json"
+METRICS = "metrics.csv"
+PLOT = "metrics.png"
+INIT_COPY = "init.onnx"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Where the run lives and its per-epoch rows (epoch 0 = the model before training)."""
+
+    run_dir: Path
+    rows: list[dict]
+    seconds: float
+
+
+def pick_device(name: str) -> torch.device:
+    """'auto' -> CUDA when present, else CPU; an explicit 'cuda' without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise TrainingError("--device cuda was asked for, but torch sees no CUDA GPU")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def build_net(cfg: TrainConfig, num_classes: int, run_dir: Path) -> ReidNet:
+    """The model a config describes (an ONNX init is read from the run's own copy when it has one)."""
+    init = cfg.init
+    if init and (run_dir / INIT_COPY).is_file():
+        init = str(run_dir / INIT_COPY)
+    return ReidNet(build_backbone(cfg.backbone, cfg.weights, init), num_classes)
+
+
+def lr_factor(step: int, total: int, warmup: int, schedule: str) -> float:
+    """Learning-rate multiplier at a step: linear warm-up, then cosine to 0 or constant."""
+    if warmup and step < warmup:
+        return (step + 1) / warmup
+    if schedule == "constant":
+        return 1.0
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def make_optimizer(cfg: TrainConfig, net: ReidNet) -> torch.optim.Optimizer:
+    """AdamW or SGD (momentum 0.9, Nesterov) over the trainable parameters."""
+    params = [p for p in net.parameters() if p.requires_grad]
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay)
+    raise TrainingError(f"unknown optimizer {cfg.optimizer!r}; use adamw or sgd")
+
+
+@torch.no_grad()
+def embed_set(net: ReidNet, images: ImageSet, device: torch.device, batch: int = 64) -> np.ndarray:
+    """Unit-norm embeddings of a split, in eval mode, without augmentation."""
+    net.eval()
+    data = ReidImages(images)
+    chunks = []
+    for start in range(0, len(data), batch):
+        x = torch.stack([data[i][0] for i in range(start, min(start + batch, len(data)))]).to(device)
+        chunks.append(net.embed(x).float().cpu().numpy())
+    return np.concatenate(chunks)
+
+
+def evaluate(net: ReidNet, root: Path, device: torch.device) -> dict[str, float]:
+    """Rank-1/5, mAP, mINP of `net` on the folder's query vs bounding_box_test."""
+    query, gallery = read_split(root, "query"), read_split(root, "bounding_box_test")
+    result = evaluate_rank(cosine_distance(embed_set(net, query, device), embed_set(net, gallery, device)),
+                           query.pids, gallery.pids, query.camids, gallery.camids)
+    return {"rank1": result.rank(1), "rank5": result.rank(5), "mAP": result.mAP, "mINP": result.mINP}
+
+
+def _save(path: Path, state: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def _prepare_run(cfg: TrainConfig, resume: bool) -> Path:
+    run_dir = Path(cfg.out)
+    if (run_dir / CHECKPOINT).exists() and not resume:
+        raise TrainingError(f"{run_dir} already holds a run ({CHECKPOINT}); pass --resume or choose another --out")
+    if resume and not (run_dir / CHECKPOINT).exists():
+        raise TrainingError(f"nothing to resume: {run_dir / CHECKPOINT} does not exist")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.init and not resume:
+        if not Path(cfg.init).is_file():
+            raise TrainingError(f"--init model not found: {cfg.init}")
+        shutil.copyfile(cfg.init, run_dir / INIT_COPY)
+    return run_dir
+
+
+def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
+          log: Callable[[str], None] = print) -> TrainResult:
+    """Train (or resume) a run; writes config.json, last.pt, metrics.csv and metrics.png under cfg.out."""
+    start_time = time.perf_counter()
+    run_dir = Path(cfg.out)
+    if resume and (run_dir / CONFIG).is_file():
+        saved = TrainConfig.from_dict(json.loads((run_dir / CONFIG).read_text()))
+        saved.epochs, saved.out = cfg.epochs, cfg.out  # a resumed run may be extended
+        cfg = saved
+    images = training_set(cfg.data)
+    run_dir = _prepare_run(cfg, resume)
+    device = pick_device(cfg.device)
+    seed_everything(cfg.seed)
+    dataset = ReidImages(images, Augment(flip=cfg.flip, pad=cfg.pad, erase=cfg.erase))
+    sampler = PKSampler(dataset.labels, cfg.batch_size, cfg.instances, cfg.seed)
+    net = build_net(cfg, dataset.num_classes, run_dir).to(device)
+    optimizer = make_optimizer(cfg, net)
+    steps_per_epoch = len(sampler)
+    total = cfg.epochs * steps_per_epoch
+    warmup = int(cfg.warmup_epochs * steps_per_epoch)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, warmup, cfg.schedule))
+    rows: list[dict] = []
+    first_epoch = 0
+    if resume:
+        state = torch.load(run_dir / CHECKPOINT, map_location=device, weights_only=False)
+        net.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])  # after the scheduler's init, which resets the lr
+        scheduler.load_state_dict(state["scheduler"])
+        rows, first_epoch = state["rows"], state["epoch"]
+        torch.set_rng_state(state["torch_rng"])
+        log(f"resuming {run_dir} after epoch {first_epoch}")
+    cfg.save(run_dir / CONFIG)
+    evaluate_on = Path(cfg.data) if cfg.eval_every > 0 and has_test_split(cfg.data) else None
+    if not resume and evaluate_on is not None:
+        rows.append({"epoch": 0, **evaluate(net, evaluate_on, device)})
+        log(f"before training: rank-1 {rows[-1]['rank1']:.3f}  mAP {rows[-1]['mAP']:.3f}")
+    for epoch in range(first_epoch, cfg.epochs):
+        sampler.set_epoch(epoch)
+        loader = DataLoader(dataset, batch_sampler=sampler, num_workers=cfg.workers,
+                            generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch),
+                            persistent_workers=False)
+        net.train()
+        sums = {"loss": 0.0, "cross_entropy": 0.0, "triplet": 0.0}
+        tick = time.perf_counter()
+        bar = tqdm(loader, total=steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False)
+        for x, labels in bar:
+            x, labels = x.to(device), labels.to(device)
+            out = net(x)
+            ce = smoothed_cross_entropy(out.logits, labels, cfg.label_smoothing)
+            tri = batch_hard_triplet(out.features, labels, cfg.margin)
+            loss = ce + cfg.triplet_weight * tri
+            if not torch.isfinite(loss):
+                raise TrainingError(f"loss became {loss.item()} at epoch {epoch + 1}; lower --lr")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.clip_grad:
+                torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip_grad)
+            optimizer.step()
+            scheduler.step()
+            for key, value in (("loss", loss), ("cross_entropy", ce), ("triplet", tri)):
+                sums[key] += value.item()
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+        row = {"epoch": epoch + 1, **{k: v / steps_per_epoch for k, v in sums.items()},
+               "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.perf_counter() - tick, 1)}
+        if evaluate_on is not None and ((epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs):
+            row.update(evaluate(net, evaluate_on, device))
+        rows.append(row)
+        _save(run_dir / CHECKPOINT, {
+            "model": net.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+            "epoch": epoch + 1, "rows": rows, "num_classes": dataset.num_classes, "config": asdict(cfg),
+            "feature_dim": net.feature_dim, "torch_rng": torch.get_rng_state(),
+        })
+        history.write_csv(rows, run_dir / METRICS)
+        history.plot(rows, run_dir / PLOT)
+        scores = f"  rank-1 {row['rank1']:.3f}  mAP {row['mAP']:.3f}" if "rank1" in row else ""
+        log(f"epoch {epoch + 1}/{cfg.epochs}: loss {row['loss']:.4f}{scores}  ({row['seconds']:.0f} s)")
+    if not rows or first_epoch >= cfg.epochs:
+        log(f"{run_dir} already trained for {first_epoch} epochs; nothing to do")
+    return TrainResult(run_dir, rows, time.perf_counter() - start_time)
+
+
+def load_run(run_dir: str | Path) -> tuple[ReidNet, TrainConfig, dict]:
+    """The trained model of a run (eval mode, CPU), its config and its checkpoint dict."""
+    run_dir = Path(run_dir)
+    path = run_dir / CHECKPOINT
+    if not path.is_file():
+        raise TrainingError(f"{run_dir} is not a training run: {CHECKPOINT} not found")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        cfg = TrainConfig.from_dict(state["config"])
+        net = build_net(cfg, state["num_classes"], run_dir)
+        net.load_state_dict(state["model"])
+    except TrainingError:
+        raise
+    except Exception as exc:
+        raise TrainingError(f"{path} is not a usable checkpoint: {str(exc).splitlines()[0][:200]}") from None
+    return net.eval(), cfg, state
