@@ -1,7 +1,10 @@
 """Gallery store, workflows, CLI, REST service, browser page, durability and concurrency — on real crops."""
 
+import itertools
 import json
 import os
+import re
+import uuid
 import signal
 import sqlite3
 import subprocess
@@ -18,6 +21,37 @@ from reidkit.cli.main import main
 from reidkit.data.market import read_split
 from reidkit.gallery import GalleryError, open_gallery
 from reidkit.gallery.ops import enroll, index_paths, search_image
+from reidkit.gallery.store import is_url
+
+
+@pytest.fixture(scope="session")
+def pg_url(tmp_path_factory):
+    """A real PostgreSQL 16 server with pgvector (the pgserver wheel), on a Unix socket, for the session."""
+    pgserver = pytest.importorskip("pgserver", reason="pgserver (test extra) provides the PostgreSQL + pgvector server")
+    pytest.importorskip("psycopg")
+    server = pgserver.get_server(str(tmp_path_factory.mktemp("pg")), cleanup_mode="stop")
+    yield server.get_uri()
+    server.cleanup()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def new_gallery(request, tmp_path):
+    """A factory of fresh gallery locations: a file, or a new database on the PostgreSQL server."""
+    counter = itertools.count()
+    if request.param == "sqlite":
+        return lambda: str(tmp_path / f"g{next(counter)}.db")
+    admin = request.getfixturevalue("pg_url")
+    return lambda: _pg_database(admin)
+
+
+def _pg_database(admin: str) -> str:
+    """A new, empty database on the test server; its URL."""
+    import psycopg
+
+    name = f"g_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as con:
+        con.execute(f"CREATE DATABASE {name}")
+    return re.sub(r"/postgres(\?|$)", rf"/{name}\1", admin)
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +66,9 @@ def pku_sets(pku):
     return read_split(pku, "query"), read_split(pku, "bounding_box_test")
 
 
-def test_enroll_search_finds_the_person_across_cameras(tmp_path, embedder, pku_sets):
+def test_enroll_search_finds_the_person_across_cameras(new_gallery, embedder, pku_sets):
     query, gallery = pku_sets
-    with open_gallery(tmp_path / "g.db") as store:
+    with open_gallery(new_gallery()) as store:
         people = sorted(set(gallery.pids.tolist()))[:8]
         for pid in people:
             paths = [str(p) for p, q, c in zip(gallery.paths, gallery.pids, gallery.camids) if q == pid and c == 1]
@@ -48,10 +82,10 @@ def test_enroll_search_finds_the_person_across_cameras(tmp_path, embedder, pku_s
         assert store.search(embedder.embed(str(query.paths[0]))[0], embedder.name, k=3, camera="nope") == []
 
 
-def test_rename_merge_delete_export_import(tmp_path, embedder, pku_sets):
+def test_rename_merge_delete_export_import(new_gallery, tmp_path, embedder, pku_sets):
     query, _ = pku_sets
     a, b = [str(p) for p in query.paths[:2]], [str(p) for p in query.paths[4:6]]
-    path = tmp_path / "g.db"
+    path = new_gallery()
     with open_gallery(path) as store:
         ia, _ = enroll(store, embedder, "a", a)
         ib, _ = enroll(store, embedder, "b", b)
@@ -71,9 +105,9 @@ def test_rename_merge_delete_export_import(tmp_path, embedder, pku_sets):
             store.delete_identity(999)
 
 
-def test_models_never_mix(tmp_path, embedder, pku_sets):
+def test_models_never_mix(new_gallery, embedder, pku_sets):
     query, _ = pku_sets
-    with open_gallery(tmp_path / "g.db") as store:
+    with open_gallery(new_gallery()) as store:
         enroll(store, embedder, "a", [str(query.paths[0])])
         with pytest.raises(GalleryError, match="refusing"):
             store.search(np.ones(256, np.float32) / 16, "person-reidentification-retail-0277", k=1)
@@ -102,16 +136,16 @@ def test_not_a_gallery_file(tmp_path):
     bad.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(GalleryError, match="not a reidkit gallery"):
         open_gallery(bad)
-    with pytest.raises(GalleryError, match="pgvector"):
-        open_gallery("postgresql://localhost/reid")
+    with pytest.raises(GalleryError, match="cannot connect to postgresql://reid:\\*\\*\\*@127.0.0.1:1/x"):
+        open_gallery("postgresql://reid:secret@127.0.0.1:1/x", timeout=1)
 
 
-def test_index_video_then_where_else(tmp_path, embedder, data_root):
+def test_index_video_then_where_else(new_gallery, embedder, data_root):
     from reidkit.detect import Detector
     from reidkit.video import read_frames
 
     video = data_root / "PETS09-S2L1/vtest.mp4"
-    with open_gallery(tmp_path / "g.db") as store:
+    with open_gallery(new_gallery()) as store:
         summary = index_paths(store, embedder, Detector("person-detection-retail-0013"), [video], stride=100,
                               progress=False)
         assert summary["sightings"] > 20 and summary["frames"] == 8
@@ -129,9 +163,9 @@ def test_index_video_then_where_else(tmp_path, embedder, data_root):
         assert abs((at_300[0]["box"][0] + at_300[0]["box"][2]) / 2 - (x + w / 2)) < 25
 
 
-def test_gallery_cli(tmp_path, capsys, pku_sets, models_root):
+def test_gallery_cli(new_gallery, capsys, pku_sets, models_root):
     query, _ = pku_sets
-    db = str(tmp_path / "g.db")
+    db = new_gallery()
     base = ["gallery", "--db", db, "--model", "person-reidentification-retail-0288"]
     assert main(base + ["enroll", str(query.paths[0]), str(query.paths[1]), "--name", "alice", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["identity"] == 1
@@ -149,12 +183,12 @@ def test_gallery_cli(tmp_path, capsys, pku_sets, models_root):
 
 # -- service -----------------------------------------------------------------------------------
 @pytest.fixture()
-def client(tmp_path, models_root):
+def client(new_gallery, models_root):
     from fastapi.testclient import TestClient
 
     from reidkit.service.app import create_app
 
-    app = create_app(tmp_path / "svc.db", "person-reidentification-retail-0288", api_key="secret", max_upload=200_000)
+    app = create_app(new_gallery(), "person-reidentification-retail-0288", api_key="secret", max_upload=200_000)
     with TestClient(app, headers={"X-API-Key": "secret"}) as c:
         yield c
 
@@ -193,7 +227,7 @@ def test_service_errors(client, pku_sets):
     assert client.get("/identities", headers={"X-API-Key": "wrong"}).status_code == 401
 
 
-def _serve(tmp_path, port_holder):
+def _serve(db, port_holder):
     """A real uvicorn server on loopback in a thread."""
     import socket
 
@@ -205,7 +239,7 @@ def _serve(tmp_path, port_holder):
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    app = create_app(tmp_path / "live.db", "person-reidentification-retail-0288")
+    app = create_app(db, "person-reidentification-retail-0288")
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -217,12 +251,12 @@ def _serve(tmp_path, port_holder):
     return server, thread
 
 
-def test_100_concurrent_clients_lose_nothing(tmp_path, pku_sets, models_root):
+def test_100_concurrent_clients_lose_nothing(new_gallery, pku_sets, models_root):
     import httpx
 
     query, _ = pku_sets
     holder: list[int] = []
-    server, thread = _serve(tmp_path, holder)
+    server, thread = _serve(new_gallery(), holder)
     url = f"http://127.0.0.1:{holder[0]}"
     images = [_png(p) for p in query.paths[:20]]
 
@@ -264,17 +298,18 @@ store.close()
 """
 
 
-def test_sigkill_mid_enrol_leaves_a_consistent_store(tmp_path):
-    db = tmp_path / "crash.db"
+def test_sigkill_mid_enrol_leaves_a_consistent_store(new_gallery):
+    db = new_gallery()
     proc = subprocess.Popen([sys.executable, "-c", ENROLL_LOOP, str(db), "1"])
     time.sleep(3.0)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    con = sqlite3.connect(db)
-    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    sightings = con.execute("SELECT COUNT(*) FROM sightings").fetchone()[0]
-    identities = con.execute("SELECT COUNT(*) FROM identities").fetchone()[0]
-    con.close()
+    if not is_url(db):
+        con = sqlite3.connect(db)
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        con.close()
+    with open_gallery(db) as store:
+        sightings, identities = store.count(), len(store.identities())
     assert sightings > 0 and sightings % 20 == 0  # every enrolment is whole, or absent
     assert identities in (sightings // 20, sightings // 20 + 1)  # at most the identity of the killed enrol
     with open_gallery(db) as store:
@@ -284,8 +319,8 @@ def test_sigkill_mid_enrol_leaves_a_consistent_store(tmp_path):
         assert store.count() == sightings
 
 
-def test_two_writer_processes_are_serialised(tmp_path):
-    db = tmp_path / "two.db"
+def test_two_writer_processes_are_serialised(new_gallery):
+    db = new_gallery()
     procs = [subprocess.Popen([sys.executable, "-c", ENROLL_LOOP, str(db), str(s), "15"]) for s in (1, 2)]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     with open_gallery(db) as store:
@@ -300,7 +335,7 @@ def test_web_page_in_headless_chromium(tmp_path, pku_sets, models_root):
 
     query, _ = pku_sets
     holder: list[int] = []
-    server, thread = _serve(tmp_path, holder)
+    server, thread = _serve(tmp_path / "live.db", holder)
     url = f"http://127.0.0.1:{holder[0]}/"
     import httpx
 
@@ -354,9 +389,9 @@ def test_vector_index_exact_and_hnsw(tmp_path):
     assert hnsw.search(q, 1)[1][0] == 1334
 
 
-def test_video_pipeline_writes_linked_sightings(tmp_path, capsys, data_root, models_root):
+def test_video_pipeline_writes_linked_sightings(new_gallery, tmp_path, capsys, data_root, models_root):
     video = data_root / "PETS09-S2L1/vtest.mp4"
-    db = tmp_path / "g.db"
+    db = new_gallery()
     assert main(["track", str(video), "-o", str(tmp_path / "out"), "--max-frames", "40", "--no-video",
                  "--gallery", str(db), "--gallery-stride", "10"]) == 0
     capsys.readouterr()
@@ -375,3 +410,24 @@ def test_video_pipeline_writes_linked_sightings(tmp_path, capsys, data_root, mod
     assert main(["gallery", "--db", str(db), "search", str(data_root / "market1501-samples/query/0001_c1s1_001051_00.jpg"),
                  "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)["matches"]) == 5
+
+
+def test_postgres_hnsw_search_uses_the_index_and_follows_deletes(pg_url):
+    loc = _pg_database(pg_url)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2000, 32)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    with open_gallery(loc, index="hnsw") as store:
+        ident = store.add_identity("target")
+        ids = store.add_sightings(x, "m", [{"identity_id": ident if i == 1234 else None} for i in range(2000)])
+        hits = store.search(x[1234], "m", k=10)
+        assert hits[0].sighting.sighting_id == ids[1234] and hits[0].name == "target"
+        exact = np.argsort(-(x @ x[1234]))[:10]
+        assert len({h.sighting.sighting_id for h in hits} & {ids[i] for i in exact}) >= 9  # recall@10
+        with store._db.transaction():
+            store._db.execute("SET LOCAL enable_seqscan = off")
+            plan = " ".join(r[0] for r in store._db.execute(
+                "EXPLAIN SELECT id FROM sightings ORDER BY embedding <#> %s::vector LIMIT 5", ("[" + ",".join(["0"] * 32) + "]",)))
+        assert "sightings_hnsw" in plan
+        store.delete_identity(ident)
+        assert ids[1234] not in {h.sighting.sighting_id for h in store.search(x[1234], "m", k=10)}

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from reidkit.cli.common import JsonOption, out, print_json
+from reidkit.gallery.store import redact
 
 app = typer.Typer(help="Enrol people, index footage, and search: where else did this person appear?",
                   no_args_is_help=True)
@@ -17,7 +18,7 @@ state: dict = {}
 
 @app.callback()
 def gallery(
-    db: Path = typer.Option(Path("gallery.db"), "--db", help="Gallery file (embedded SQLite + FAISS)."),
+    db: str = typer.Option("gallery.db", "--db", help="Gallery file (embedded SQLite + FAISS) or postgresql://URL (pgvector)."),
     model: str = typer.Option("person-reidentification-retail-0287", "--model", "-m", help="Re-id model."),
     precision: Optional[str] = typer.Option(None, "--precision", "-p"),
 ) -> None:
@@ -91,7 +92,7 @@ def list_identities(as_json: bool = JsonOption) -> None:
     if as_json:
         print_json({"identities": rows, "sightings": total})
         return
-    table = Table("identity", "name", "sightings", title=f"{state['db']} ({total} sightings)")
+    table = Table("identity", "name", "sightings", title=f"{redact(state['db'])} ({total} sightings)")
     for r in rows:
         table.add_row(str(r["identity"]), r["name"], str(r["sightings"]))
     out.print(table)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Optional
 
 import typer
 
 
 def serve(
-    db: Path = typer.Option(Path("gallery.db"), "--db", help="Gallery file."),
+    db: str = typer.Option("gallery.db", "--db", help="Gallery file or postgresql://URL."),
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8000, "--port"),
     model: str = typer.Option("person-reidentification-retail-0287", "--model", "-m"),

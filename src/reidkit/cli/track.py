@@ -23,7 +23,7 @@ def track(
     min_height: float = typer.Option(0.0, "--min-height", help="Ignore detections shorter than this (pixels)."),
     max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop after N frames per source."),
     no_video: bool = typer.Option(False, "--no-video", help="Skip the annotated MP4."),
-    gallery: Optional[Path] = typer.Option(None, "--gallery", help="Also store tracked people in this gallery file."),
+    gallery: Optional[str] = typer.Option(None, "--gallery", help="Also store tracked people in this gallery (file or postgresql://URL)."),
     gallery_stride: int = typer.Option(10, "--gallery-stride", min=1, help="Every N-th frame goes to the gallery."),
     device: str = DeviceOption,
     as_json: bool = JsonOption,

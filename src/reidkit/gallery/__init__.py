@@ -1,4 +1,4 @@
-"""Identity gallery: enrol, search, persist. Embedded SQLite + FAISS store by default."""
+"""Identity gallery: enrol, search, persist. Embedded SQLite + FAISS by default, PostgreSQL + pgvector by URL."""
 
 from reidkit.gallery.store import GalleryError, GalleryStore, Identity, Match, Sighting, open_gallery
 

@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from reidkit.gallery.index import VectorIndex
-from reidkit.gallery.store import GalleryError, GalleryStore, Identity, Match, Sighting
+from reidkit.gallery.store import (GalleryError, GalleryStore, Identity, Match, Sighting, checked_embeddings,
+                                   filter_clauses,
+                                   sighting_values, sighting_from_row, write_export)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -40,6 +42,7 @@ class SqliteGallery(GalleryStore):
 
     def __init__(self, path: Path, index: str = "auto", timeout: float = 10.0) -> None:
         self.path = Path(path)
+        self.location = str(self.path)
         self.index_kind = index
         if self.path.exists() and self.path.is_dir():
             raise GalleryError(f"{self.path} is a folder, not a gallery file")
@@ -118,12 +121,9 @@ class SqliteGallery(GalleryStore):
     def add_sightings(self, embeddings: np.ndarray, model: str, sightings: list[dict],
                       thumbnails: list[bytes | None] | None = None) -> list[int]:
         """Store embeddings with their metadata in one transaction; returns the new sighting ids."""
-        emb = np.ascontiguousarray(np.asarray(embeddings, np.float32).reshape(len(sightings), -1))
+        emb = checked_embeddings(embeddings, len(sightings))
         if not len(emb):
             return []
-        norms = np.linalg.norm(emb, axis=1)
-        if not np.all(np.isfinite(emb)) or np.any(np.abs(norms - 1) > 1e-3):
-            raise GalleryError("embeddings must be finite and L2-normalised")
         thumbnails = thumbnails or [None] * len(sightings)
         ids = []
         with self._lock, self._write() as db:
@@ -131,16 +131,13 @@ class SqliteGallery(GalleryStore):
             if self._meta("model") is None:
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('model', ?), ('dim', ?)", (model, str(emb.shape[1])))
             for vector, info, thumb in zip(emb, sightings, thumbnails):
-                box = info.get("box") or (None, None, None, None)
-                identity = info.get("identity_id")
-                if identity is not None and db.execute("SELECT 1 FROM identities WHERE id = ?", (identity,)).fetchone() is None:
-                    raise GalleryError(f"no identity {identity}")
+                values = sighting_values(info)
+                if values[0] is not None and db.execute("SELECT 1 FROM identities WHERE id = ?", (values[0],)).fetchone() is None:
+                    raise GalleryError(f"no identity {values[0]}")
                 cur = db.execute(
                     "INSERT INTO sightings (identity_id, source, camera, frame, time, x0, y0, x1, y1, thumbnail, model,"
                     " embedding, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (identity, str(info.get("source", "")), str(info.get("camera", "")), info.get("frame"),
-                     info.get("time"), *[None if v is None else float(v) for v in box], thumb, model,
-                     vector.tobytes(), time.time()))
+                    (*values, thumb, model, vector.tobytes(), time.time()))
                 ids.append(int(cur.lastrowid))
             self._bump()
         return ids
@@ -190,20 +187,13 @@ class SqliteGallery(GalleryStore):
             "ON s.identity_id = i.id GROUP BY i.id ORDER BY i.id").fetchall()
         return [Identity(r[0], r[1], json.loads(r[2]), r[3]) for r in rows]
 
-    def identity(self, identity_id: int) -> Identity:
-        """One identity; GalleryError if unknown."""
-        for ident in self.identities():
-            if ident.identity_id == identity_id:
-                return ident
-        raise GalleryError(f"no identity {identity_id} in {self.path}")
-
     def sightings_of(self, identity_id: int) -> list[Sighting]:
         """The sightings of one identity."""
         self._require(identity_id)
         rows = self._db.execute(
             "SELECT id, identity_id, source, camera, frame, time, x0, y0, x1, y1 FROM sightings "
             "WHERE identity_id = ? ORDER BY id", (identity_id,)).fetchall()
-        return [_sighting(r) for r in rows]
+        return [sighting_from_row(r) for r in rows]
 
     def count(self) -> int:
         """Number of stored sightings."""
@@ -234,15 +224,7 @@ class SqliteGallery(GalleryStore):
             return self._matches(ids, scores)
 
     def _filtered(self, q, k, camera, time_range, identities_only):
-        where, args = [], []
-        if camera is not None:
-            where.append("camera = ?")
-            args.append(camera)
-        if time_range is not None:
-            where.append("time BETWEEN ? AND ?")
-            args += [float(time_range[0]), float(time_range[1])]
-        if identities_only:
-            where.append("identity_id IS NOT NULL")
+        where, args = filter_clauses(camera, time_range, identities_only, "?")
         rows = self._db.execute(f"SELECT id, embedding FROM sightings WHERE {' AND '.join(where)}", args).fetchall()
         if not rows:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
@@ -260,7 +242,7 @@ class SqliteGallery(GalleryStore):
             f"FROM sightings s LEFT JOIN identities i ON i.id = s.identity_id WHERE s.id IN ({marks})",
             [int(i) for i in ids]).fetchall()
         by_id = {r[0]: r for r in rows}
-        return [Match(_sighting(by_id[int(i)][:10]), float(s), by_id[int(i)][10]) for i, s in zip(ids, scores)
+        return [Match(sighting_from_row(by_id[int(i)][:10]), float(s), by_id[int(i)][10]) for i, s in zip(ids, scores)
                 if int(i) in by_id]
 
     # -- the index ------------------------------------------------------------------------------
@@ -326,39 +308,14 @@ class SqliteGallery(GalleryStore):
             tmp.replace(stamp_file)
             self._dirty = False
 
-    # -- export / import ------------------------------------------------------------------------
+    # -- export -------------------------------------------------------------------------------
     def export(self, path: Path) -> dict:
         """Write `<path>.npz` (ids, embeddings) and `<path>.json` (model, identities, sightings)."""
-        path = Path(path)
         rows = self._db.execute("SELECT id, identity_id, source, camera, frame, time, x0, y0, x1, y1, embedding "
                                 "FROM sightings ORDER BY id").fetchall()
         emb = (np.frombuffer(b"".join(r[10] for r in rows), np.float32).reshape(len(rows), -1)
                if rows else np.zeros((0, self.dim or 0), np.float32))
-        np.savez_compressed(path.with_suffix(".npz"), ids=np.array([r[0] for r in rows], np.int64), embeddings=emb)
-        doc = {"model": self.model, "dim": self.dim,
-               "identities": [{"id": i.identity_id, "name": i.name, "metadata": i.metadata} for i in self.identities()],
-               "sightings": [{"id": r[0], "identity_id": r[1], "source": r[2], "camera": r[3], "frame": r[4],
-                              "time": r[5], "box": None if r[6] is None else [r[6], r[7], r[8], r[9]]} for r in rows]}
-        path.with_suffix(".json").write_text(json.dumps(doc, indent=1))
-        return {"identities": len(doc["identities"]), "sightings": len(rows)}
-
-    def import_(self, path: Path) -> dict:
-        """Add an export to this gallery (identities get new ids)."""
-        path = Path(path)
-        try:
-            doc = json.loads(path.with_suffix(".json").read_text())
-            data = np.load(path.with_suffix(".npz"))
-        except (OSError, ValueError) as exc:
-            raise GalleryError(f"cannot read export {path}: {exc}") from None
-        if not doc["sightings"]:
-            return {"identities": 0, "sightings": 0}
-        self.check_model(doc["model"], int(doc["dim"]))
-        new_ids = {i["id"]: self.add_identity(i["name"], i.get("metadata")) for i in doc["identities"]}
-        row_of = {int(s): k for k, s in enumerate(data["ids"])}
-        infos = [dict(s, identity_id=new_ids.get(s["identity_id"])) for s in doc["sightings"]]
-        emb = data["embeddings"][[row_of[s["id"]] for s in doc["sightings"]]]
-        self.add_sightings(emb, doc["model"], infos)
-        return {"identities": len(new_ids), "sightings": len(infos)}
+        return write_export(Path(path), self.model, self.dim, self.identities(), [r[:10] for r in rows], emb)
 
     def close(self) -> None:
         """Save the index if it changed and close the database."""
@@ -366,8 +323,3 @@ class SqliteGallery(GalleryStore):
             self.save_index()
         finally:
             self._db.close()
-
-
-def _sighting(r) -> Sighting:
-    box = None if r[6] is None else (float(r[6]), float(r[7]), float(r[8]), float(r[9]))
-    return Sighting(int(r[0]), r[1], r[2], r[3], r[4], r[5], box)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +61,7 @@ class GalleryStore(ABC):
 
     model: str | None
     dim: int | None
+    location: str  # file path or URL, for messages
 
     @abstractmethod
     def add_identity(self, name: str, metadata: dict | None = None) -> int:
@@ -78,13 +81,20 @@ class GalleryStore(ABC):
     def identities(self) -> list[Identity]:
         """Every identity with its sighting count."""
 
-    @abstractmethod
     def identity(self, identity_id: int) -> Identity:
         """One identity; GalleryError if unknown."""
+        for ident in self.identities():
+            if ident.identity_id == identity_id:
+                return ident
+        raise GalleryError(f"no identity {identity_id} in {redact(self.location)}")
 
     @abstractmethod
     def sightings_of(self, identity_id: int) -> list[Sighting]:
         """The sightings of one identity."""
+
+    @abstractmethod
+    def count(self) -> int:
+        """Number of stored sightings."""
 
     @abstractmethod
     def thumbnail(self, sighting_id: int) -> bytes | None:
@@ -106,9 +116,23 @@ class GalleryStore(ABC):
     def export(self, path: Path) -> dict:
         """Write NPZ (embeddings) + JSON (identities, sightings) next to `path`; returns counts."""
 
-    @abstractmethod
     def import_(self, path: Path) -> dict:
-        """Read an export back in (new ids are assigned); returns counts."""
+        """Add an export to this gallery (identities get new ids); returns counts."""
+        path = Path(path)
+        try:
+            doc = json.loads(path.with_suffix(".json").read_text())
+            data = np.load(path.with_suffix(".npz"))
+        except (OSError, ValueError) as exc:
+            raise GalleryError(f"cannot read export {path}: {exc}") from None
+        if not doc["sightings"]:
+            return {"identities": 0, "sightings": 0}
+        self.check_model(doc["model"], int(doc["dim"]))
+        new_ids = {i["id"]: self.add_identity(i["name"], i.get("metadata")) for i in doc["identities"]}
+        row_of = {int(s): k for k, s in enumerate(data["ids"])}
+        infos = [dict(s, identity_id=new_ids.get(s["identity_id"])) for s in doc["sightings"]]
+        emb = data["embeddings"][[row_of[s["id"]] for s in doc["sightings"]]]
+        self.add_sightings(emb, doc["model"], infos)
+        return {"identities": len(new_ids), "sightings": len(infos)}
 
     @abstractmethod
     def close(self) -> None:
@@ -129,12 +153,73 @@ class GalleryStore(ABC):
             raise GalleryError(f"this gallery holds {self.dim}-d embeddings, got {dim}-d")
 
 
+def sighting_from_row(r) -> Sighting:
+    """A Sighting from (id, identity_id, source, camera, frame, time, x0, y0, x1, y1)."""
+    box = None if r[6] is None else (float(r[6]), float(r[7]), float(r[8]), float(r[9]))
+    return Sighting(int(r[0]), None if r[1] is None else int(r[1]), r[2], r[3], r[4], r[5], box)
+
+
+def filter_clauses(camera: str | None, time_range: tuple[float, float] | None, identities_only: bool,
+                   mark: str) -> tuple[list[str], list]:
+    """SQL conditions and their arguments for search filters (`mark`: the driver's placeholder, ? or %s)."""
+    where, args = [], []
+    if camera is not None:
+        where.append(f"camera = {mark}")
+        args.append(camera)
+    if time_range is not None:
+        where.append(f"time BETWEEN {mark} AND {mark}")
+        args += [float(time_range[0]), float(time_range[1])]
+    if identities_only:
+        where.append("identity_id IS NOT NULL")
+    return where, args
+
+
+def checked_embeddings(embeddings: np.ndarray, count: int) -> np.ndarray:
+    """`count` embeddings as contiguous N×D float32 rows; GalleryError unless finite and unit-norm."""
+    emb = np.ascontiguousarray(np.asarray(embeddings, np.float32).reshape(count, -1))
+    if len(emb) and (not np.all(np.isfinite(emb)) or np.any(np.abs(np.linalg.norm(emb, axis=1) - 1) > 1e-3)):
+        raise GalleryError("embeddings must be finite and L2-normalised")
+    return emb
+
+
+def sighting_values(info: dict) -> tuple:
+    """(identity_id, source, camera, frame, time, x0, y0, x1, y1) of a sighting dict, as stored."""
+    box = info.get("box") or (None, None, None, None)
+    return (info.get("identity_id"), str(info.get("source", "")), str(info.get("camera", "")), info.get("frame"),
+            info.get("time"), *[None if v is None else float(v) for v in box])
+
+
+def write_export(path: Path, model: str | None, dim: int | None, identities: list[Identity], rows: list,
+                 embeddings: np.ndarray) -> dict:
+    """Write `<path>.npz` (ids, embeddings) and `<path>.json` (model, identities, sightings); returns counts.
+
+    `rows` are (id, identity_id, source, camera, frame, time, x0, y0, x1, y1) in the order of `embeddings`.
+    """
+    np.savez_compressed(path.with_suffix(".npz"), ids=np.array([r[0] for r in rows], np.int64), embeddings=embeddings)
+    doc = {"model": model, "dim": dim,
+           "identities": [{"id": i.identity_id, "name": i.name, "metadata": i.metadata} for i in identities],
+           "sightings": [{"id": r[0], "identity_id": r[1], "source": r[2], "camera": r[3], "frame": r[4],
+                          "time": r[5], "box": None if r[6] is None else [r[6], r[7], r[8], r[9]]} for r in rows]}
+    path.with_suffix(".json").write_text(json.dumps(doc, indent=1))
+    return {"identities": len(doc["identities"]), "sightings": len(rows)}
+
+
+def redact(location: str | Path) -> str:
+    """A gallery location fit for messages: a URL's password replaced by ***."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", str(location))
+
+
+def is_url(location: str | Path) -> bool:
+    """True for a PostgreSQL URL (postgresql://... or postgres://...)."""
+    return str(location).startswith(("postgresql://", "postgres://"))
+
+
 def open_gallery(location: str | Path, **kwargs) -> GalleryStore:
-    """Open a gallery by path (embedded SQLite file) or URL (postgresql://... is not available yet)."""
-    text = str(location)
-    if text.startswith(("postgresql://", "postgres://")):
-        raise GalleryError("the PostgreSQL + pgvector backend is not available in this build: pgvector cannot "
-                           "be installed here; use an embedded gallery file (reidkit gallery --db FILE)")
+    """Open a gallery by path (embedded SQLite file) or PostgreSQL URL (server with pgvector)."""
+    if is_url(location):
+        from reidkit.gallery.postgres import PostgresGallery
+
+        return PostgresGallery(str(location), **kwargs)
     from reidkit.gallery.sqlite import SqliteGallery
 
     return SqliteGallery(Path(location), **kwargs)
