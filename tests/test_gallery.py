@@ -327,7 +327,7 @@ def test_two_writer_processes_are_serialised(new_gallery):
         assert store.count() == 2 * 15 * 20 and len(store.identities()) == 30
 
 
-def test_web_page_in_headless_chromium(tmp_path, pku_sets, models_root):
+def test_web_page_in_headless_chromium(new_gallery, tmp_path, pku_sets, models_root):
     chromium = "/usr/bin/chromium"
     if not Path(chromium).exists():
         pytest.skip("Debian chromium is not installed (the CI script installs it)")
@@ -335,7 +335,7 @@ def test_web_page_in_headless_chromium(tmp_path, pku_sets, models_root):
 
     query, _ = pku_sets
     holder: list[int] = []
-    server, thread = _serve(tmp_path / "live.db", holder)
+    server, thread = _serve(new_gallery(), holder)
     url = f"http://127.0.0.1:{holder[0]}/"
     import httpx
 
