@@ -292,8 +292,11 @@ def test_corrupt_training_image_is_named(tmp_path: Path, tiny_pku: Path) -> None
     root = tmp_path / "data"
     _link(tiny_pku / "bounding_box_train", root / "bounding_box_train", ["0001", "0002"])
     (root / "bounding_box_train" / "0002_c1s1_999999_00.png").write_bytes(b"not a png")
-    with pytest.raises(DatasetError, match="0002_c1s1_999999_00.png"):
-        train(_config(root, tmp_path / "o", backbone="compact"), progress=False, log=lambda _m: None)
+    for workers in (0, 1):  # in the main process, and from a loader worker process: one line either way
+        with pytest.raises(DatasetError, match="0002_c1s1_999999_00.png") as caught:
+            train(_config(root, tmp_path / f"o{workers}", backbone="compact", workers=workers), progress=False,
+                  log=lambda _m: None)
+        assert "\n" not in str(caught.value) and "Traceback" not in str(caught.value)
 
 
 def test_setting_and_run_errors(tmp_path: Path, tiny_pku: Path, smoke_run: Path) -> None:

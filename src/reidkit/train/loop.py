@@ -19,7 +19,7 @@ from tqdm import tqdm
 from reidkit.data.market import ImageSet, read_split
 from reidkit.metrics.reid import cosine_distance, evaluate_rank
 from reidkit.train import history
-from reidkit.errors import TrainingError
+from reidkit.errors import DatasetError, TrainingError
 from reidkit.train.backbones import ReidNet, build_backbone
 from reidkit.train.config import TrainConfig
 from reidkit.train.data import Augment, PKSampler, ReidImages, has_test_split, training_set
@@ -105,6 +105,15 @@ def evaluate(net: ReidNet, root: Path, device: torch.device) -> dict[str, float]
     return {"rank1": result.rank(1), "rank5": result.rank(5), "mAP": result.mAP, "mINP": result.mINP}
 
 
+def _batches(loader: DataLoader):
+    """The loader's batches; a DatasetError raised in a worker process comes back as its own one-line message."""
+    try:
+        yield from loader
+    except DatasetError as exc:
+        lines = [ln for ln in str(exc).splitlines() if ln.startswith("reidkit.errors.DatasetError: ")]
+        raise DatasetError(lines[-1].split(": ", 1)[1] if lines else str(exc).splitlines()[0]) from None
+
+
 def _save(path: Path, state: dict) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
@@ -169,7 +178,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
         net.train()
         sums = {"loss": 0.0, "cross_entropy": 0.0, "triplet": 0.0}
         tick = time.perf_counter()
-        bar = tqdm(loader, total=steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False)
+        bar = tqdm(_batches(loader), total=steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                   disable=not progress, leave=False)
         for x, labels in bar:
             x, labels = x.to(device), labels.to(device)
             out = net(x)
