@@ -138,6 +138,8 @@ def test_not_a_gallery_file(tmp_path):
         open_gallery(bad)
     with pytest.raises(GalleryError, match="cannot connect to postgresql://reid:\\*\\*\\*@127.0.0.1:1/x"):
         open_gallery("postgresql://reid:secret@127.0.0.1:1/x", timeout=1)
+    with pytest.raises(GalleryError, match="build_memory"):
+        open_gallery("postgresql://reid@127.0.0.1:1/x", build_memory="lots")
 
 
 def test_index_video_then_where_else(new_gallery, embedder, data_root):

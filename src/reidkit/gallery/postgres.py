@@ -10,6 +10,7 @@ Unfiltered searches use it from then on; small galleries and filtered searches s
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -55,7 +56,7 @@ def parse_vector(text: str) -> np.ndarray:
 class PostgresGallery(GalleryStore):
     """A gallery in a PostgreSQL database with the pgvector extension (`postgresql://user@host/db`)."""
 
-    def __init__(self, url: str, index: str = "auto", timeout: float = 10.0) -> None:
+    def __init__(self, url: str, index: str = "auto", timeout: float = 10.0, build_memory: str = "1GB") -> None:
         try:
             import psycopg
         except ImportError:
@@ -64,6 +65,10 @@ class PostgresGallery(GalleryStore):
         self.location = url
         self.index_kind = index
         self.ef_search = HNSW_EF_SEARCH
+        if not re.fullmatch(r"\d+(kB|MB|GB)", build_memory):
+            raise GalleryError(f"build_memory must look like 512MB or 4GB, got {build_memory!r}")
+        # maintenance_work_mem for the HNSW build: the graph must fit, or pgvector builds on disk, ~10x slower
+        self.build_memory = build_memory
         self._psycopg = psycopg
         self._lock = threading.RLock()
         try:
@@ -146,7 +151,7 @@ class PostgresGallery(GalleryStore):
 
     def _build_hnsw(self) -> None:
         self._sql("SELECT pg_advisory_xact_lock(%s)", (MODEL_LOCK,))
-        self._sql("SET LOCAL maintenance_work_mem = '1GB'")
+        self._sql(f"SET LOCAL maintenance_work_mem = '{self.build_memory}'")
         self._sql(f"CREATE INDEX IF NOT EXISTS sightings_hnsw ON sightings USING hnsw (embedding vector_ip_ops) "
                   f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})")
 
