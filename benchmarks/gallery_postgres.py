@@ -3,7 +3,7 @@
 Same gallery-shaped data as gallery_scale.py (identity directions × 10 sightings at cosine 0.8), stored
 through `PostgresGallery` (every batch one transaction), then the HNSW index built in bulk by the server. The server
 is `--url`, or a local PostgreSQL 16 + pgvector started from the pgserver wheel in a temporary folder. Usage:
-    python benchmarks/gallery_postgres.py [--n 100000] [--queries 200] [--url postgresql://...]
+    python benchmarks/gallery_postgres.py [--n 100000] [--queries 200] [--url postgresql://...] [--build-memory 4GB]
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=256)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--url", default=None)
+    parser.add_argument("--build-memory", default="1GB", help="maintenance_work_mem for the HNSW build")
     parser.add_argument("--ef", type=int, nargs="*", default=[40, 100, HNSW_EF_SEARCH])
     args = parser.parse_args()
     url = args.url
@@ -40,7 +41,7 @@ def main() -> None:
           f"(HNSW m=16, ef_construction=200)\n")
     rng = np.random.default_rng(0)
     exact = PostgresGallery(url, index="exact")
-    hnsw = PostgresGallery(url, index="hnsw")
+    hnsw = PostgresGallery(url, index="hnsw", build_memory=args.build_memory)
     version = exact._db.execute("SELECT version(), (SELECT extversion FROM pg_extension WHERE extname='vector')").fetchone()
     print(f"server: {version[0].split(' on ')[0]}, pgvector {version[1]}")
     centres = unit_rows(rng, max(1, args.n // 10), args.dim)
