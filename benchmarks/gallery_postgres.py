@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--url", default=None)
     parser.add_argument("--build-memory", default="1GB", help="maintenance_work_mem for the HNSW build")
-    parser.add_argument("--ef", type=int, nargs="*", default=[40, 100, HNSW_EF_SEARCH])
+    parser.add_argument("--ef", type=int, nargs="*", default=[40, 100, 256])
     args = parser.parse_args()
     url = args.url
     if url is None:
