@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine  # noqa: E402
 from gallery_scale import latencies, sightings_of, unit_rows  # noqa: E402
 
-from reidkit.gallery.postgres import HNSW_EF_SEARCH, PostgresGallery  # noqa: E402
+from reidkit.gallery.postgres import PostgresGallery  # noqa: E402
 
 
 def main() -> None:

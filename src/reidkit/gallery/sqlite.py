@@ -50,7 +50,17 @@ class SqliteGallery(GalleryStore):
         try:
             self._db = sqlite3.connect(str(self.path), timeout=timeout, check_same_thread=False,
                                        isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
+            # switching a new file to WAL takes an exclusive lock without waiting: retry while another
+            # process creates the same gallery
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    self._db.execute("PRAGMA journal_mode=WAL")
+                    break
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.execute("PRAGMA synchronous=NORMAL")
             with self._write():
@@ -58,6 +68,10 @@ class SqliteGallery(GalleryStore):
                     if statement.strip():
                         self._db.execute(statement)
                 self._db.execute("INSERT OR IGNORE INTO meta VALUES ('version', '0'), ('deletions', '0')")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc):
+                raise GalleryError(f"{self.path} is locked by another writer ({exc}); try again") from None
+            raise GalleryError(f"{self.path} is not a reidkit gallery (or is corrupt): {exc}") from None
         except sqlite3.DatabaseError as exc:
             raise GalleryError(f"{self.path} is not a reidkit gallery (or is corrupt): {exc}") from None
         self._lock = threading.RLock()
