@@ -17,9 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from reidkit.gallery.store import (GalleryError, GalleryStore, Identity, Match, Sighting, checked_embeddings, filter_clauses,
-                                   redact,
-                                   sighting_values, sighting_from_row, write_export)
+from reidkit.gallery.store import (GalleryError, GalleryStore, Identity, Match, Sighting, filter_clauses, redact,
+                                   sighting_from_row, sighting_values, write_export)
 
 HNSW_FROM = 200_000  # sightings; below this a search is an exact scan (as the embedded store's index)
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 16, 200, 100  # ef_search: p50 9 ms, recall@10 1.0 at 200k
@@ -111,13 +110,11 @@ class PostgresGallery(GalleryStore):
         return int(value) if value else None
 
     # -- writes ---------------------------------------------------------------------------------
-    def add_identity(self, name: str, metadata: dict | None = None) -> int:
-        """Create an identity; returns its id."""
-        if not name or not name.strip():
-            raise GalleryError("an identity needs a non-empty name")
+    def _insert_identity(self, name: str, metadata: dict) -> int:
+        """Insert a validated identity in one transaction."""
         with self._lock, self._db.transaction():
             row = self._sql("INSERT INTO identities (name, metadata, created) VALUES (%s, %s, %s) RETURNING id",
-                            (name.strip(), json.dumps(metadata or {}), time.time())).fetchone()
+                            (name, json.dumps(metadata), time.time())).fetchone()
             return int(row[0])
 
     def _fix_model(self, model: str, dim: int) -> None:
@@ -155,13 +152,9 @@ class PostgresGallery(GalleryStore):
         self._sql(f"CREATE INDEX IF NOT EXISTS sightings_hnsw ON sightings USING hnsw (embedding vector_ip_ops) "
                   f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})")
 
-    def add_sightings(self, embeddings: np.ndarray, model: str, sightings: list[dict],
-                      thumbnails: list[bytes | None] | None = None) -> list[int]:
-        """Store embeddings with their metadata in one transaction; returns the new sighting ids."""
-        emb = checked_embeddings(embeddings, len(sightings))
-        if not len(emb):
-            return []
-        thumbnails = thumbnails or [None] * len(sightings)
+    def _insert_sightings(self, emb: np.ndarray, model: str, sightings: list[dict],
+                          thumbnails: list[bytes | None]) -> list[int]:
+        """Insert validated embeddings with their metadata in one transaction; returns the new sighting ids."""
         wanted = {int(i["identity_id"]) for i in sightings if i.get("identity_id") is not None}
         with self._lock, self._db.transaction():
             self.check_model(model, emb.shape[1])

@@ -17,9 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from reidkit.gallery.index import VectorIndex
-from reidkit.gallery.store import (GalleryError, GalleryStore, Identity, Match, Sighting, checked_embeddings,
-                                   filter_clauses,
-                                   sighting_values, sighting_from_row, write_export)
+from reidkit.gallery.store import (GalleryError, GalleryStore, Identity, Match, Sighting, filter_clauses,
+                                   sighting_from_row, sighting_values, write_export)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -122,23 +121,17 @@ class SqliteGallery(GalleryStore):
         return int(value) if value else None
 
     # -- writes ---------------------------------------------------------------------------------
-    def add_identity(self, name: str, metadata: dict | None = None) -> int:
-        """Create an identity; returns its id."""
-        if not name or not name.strip():
-            raise GalleryError("an identity needs a non-empty name")
+    def _insert_identity(self, name: str, metadata: dict) -> int:
+        """Insert a validated identity in one transaction."""
         with self._lock, self._write() as db:
             cur = db.execute("INSERT INTO identities (name, metadata, created) VALUES (?, ?, ?)",
-                             (name.strip(), json.dumps(metadata or {}), time.time()))
+                             (name, json.dumps(metadata), time.time()))
             self._bump()
             return int(cur.lastrowid)
 
-    def add_sightings(self, embeddings: np.ndarray, model: str, sightings: list[dict],
-                      thumbnails: list[bytes | None] | None = None) -> list[int]:
-        """Store embeddings with their metadata in one transaction; returns the new sighting ids."""
-        emb = checked_embeddings(embeddings, len(sightings))
-        if not len(emb):
-            return []
-        thumbnails = thumbnails or [None] * len(sightings)
+    def _insert_sightings(self, emb: np.ndarray, model: str, sightings: list[dict],
+                          thumbnails: list[bytes | None]) -> list[int]:
+        """Insert validated embeddings with their metadata in one transaction; returns the new sighting ids."""
         ids = []
         with self._lock, self._write() as db:
             self.check_model(model, emb.shape[1])

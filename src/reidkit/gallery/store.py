@@ -63,14 +63,29 @@ class GalleryStore(ABC):
     dim: int | None
     location: str  # file path or URL, for messages
 
-    @abstractmethod
     def add_identity(self, name: str, metadata: dict | None = None) -> int:
         """Create an identity; returns its id."""
+        if not name or not name.strip():
+            raise GalleryError("an identity needs a non-empty name")
+        return self._insert_identity(name.strip(), metadata or {})
 
-    @abstractmethod
     def add_sightings(self, embeddings: np.ndarray, model: str, sightings: list[dict],
                       thumbnails: list[bytes | None] | None = None) -> list[int]:
-        """Store embeddings with their metadata (identity_id, source, camera, frame, time, box)."""
+        """Store embeddings with their metadata (identity_id, source, camera, frame, time, box) in one
+        transaction; returns the new sighting ids."""
+        emb = checked_embeddings(embeddings, len(sightings))
+        if not len(emb):
+            return []
+        return self._insert_sightings(emb, model, sightings, thumbnails or [None] * len(sightings))
+
+    @abstractmethod
+    def _insert_identity(self, name: str, metadata: dict) -> int:
+        """Backend part of add_identity: one transaction inserting a validated identity."""
+
+    @abstractmethod
+    def _insert_sightings(self, embeddings: np.ndarray, model: str, sightings: list[dict],
+                          thumbnails: list[bytes | None]) -> list[int]:
+        """Backend part of add_sightings: validated unit rows; checks the model inside its transaction."""
 
     @abstractmethod
     def search(self, query: np.ndarray, model: str, k: int = 5, camera: str | None = None,
