@@ -19,6 +19,7 @@ import pytest
 
 from reidkit.cli.main import main
 from reidkit.data.market import read_split
+from reidkit.errors import ReidkitError
 from reidkit.gallery import GalleryError, open_gallery
 from reidkit.gallery.ops import enroll, index_paths, search_image
 from reidkit.gallery.store import is_url
@@ -93,13 +94,14 @@ def test_rename_merge_delete_export_import(new_gallery, tmp_path, embedder, pku_
         store.merge(ia, ib)
         assert [(i.name, i.sightings) for i in store.identities()] == [("alice", 4)]
         counts = store.export(tmp_path / "dump")
-        assert counts == {"identities": 1, "sightings": 4}
+        assert counts["identities"] == 1 and counts["sightings"] == 4
+        assert counts["files"] == [str(tmp_path / "dump.npz"), str(tmp_path / "dump.json")]
         store.delete_identity(ia)
         assert store.identities() == [] and store.count() == 0
         assert store.search(embedder.embed(a[0])[0], embedder.name, k=5) == []
     with open_gallery(path) as store:  # deleted for good, index rebuilt on reopen
         assert store.search(embedder.embed(a[0])[0], embedder.name, k=5) == []
-        assert store.import_(tmp_path / "dump") == {"identities": 1, "sightings": 4}
+        assert store.import_(tmp_path / "dump") == {"identities": 1, "sightings": 4, "skipped": 0}
         assert store.search(embedder.embed(a[0])[0], embedder.name, k=1)[0].name == "alice"
         with pytest.raises(GalleryError, match="no identity 999"):
             store.delete_identity(999)
@@ -138,7 +140,7 @@ def test_not_a_gallery_file(tmp_path):
         open_gallery(bad)
     with pytest.raises(GalleryError, match="cannot connect to postgresql://reid:\\*\\*\\*@127.0.0.1:1/x"):
         open_gallery("postgresql://reid:secret@127.0.0.1:1/x", timeout=1)
-    with pytest.raises(GalleryError, match="build_memory"):
+    with pytest.raises(ReidkitError, match="build_memory"):
         open_gallery("postgresql://reid@127.0.0.1:1/x", build_memory="lots")
 
 

@@ -29,7 +29,14 @@ def draw_tracks(frame: np.ndarray, boxes: np.ndarray, ids: list[int], labels: li
 
 
 def draw_status(frame: np.ndarray, text: str) -> np.ndarray:
-    """A status line (camera, frame, FPS) in the top-left corner, in place."""
-    cv2.putText(frame, text, (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 3, cv2.LINE_AA)
+    """A status line (camera, frame, FPS) in the top-left corner, in place: white text on a dark band.
+
+    A filled band rather than a thick outline: OpenCV 5 draws outlines and text strokes at different widths,
+    which left the old outlined text unreadable.
+    """
+    (tw, _), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.55, 1)
+    x1, y1 = min(frame.shape[1] - 1, 8 + tw + 8), min(frame.shape[0] - 1, 20 + baseline + 4)
+    band = frame[0:y1, 0:x1]
+    band[:] = (band.astype(np.uint16) * 3 // 10).astype(np.uint8)  # darkened, the picture still shows through
     cv2.putText(frame, text, (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA)
     return frame

@@ -194,19 +194,20 @@ def run_videos(sources: list[str | Path], out_dir: str | Path, config: PipelineC
     from tqdm import tqdm
 
     from reidkit.annotate import draw_status, draw_tracks
+    from reidkit.files import make_dir
     from reidkit.video import VideoWriter, open_source, video_info
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_dir(Path(out_dir))
     pipeline = Pipeline(config)
     names = cameras or [Path(s).stem for s in sources]
     if len(set(names)) != len(names):
         names = [f"{n}-{k + 1}" for k, n in enumerate(names)]
-    summary: dict = {"sources": [], "identities": 0}
+    summary: dict = {"sources": [], "identities": 0, "warnings": []}
     linked: dict[int, int] = {}  # global id -> gallery identity
     with open(out / "events.jsonl", "w", encoding="utf-8") as events_file:
         for source, camera in zip(sources, names):
             frames, fps = open_source(source, config.stride)
+            reader = frames
             total = None
             if Path(source).is_file():
                 total = int(video_info(source)["frames"]) // config.stride or None
@@ -250,6 +251,9 @@ def run_videos(sources: list[str | Path], out_dir: str | Path, config: PipelineC
                 writer.close()
             (out / f"{camera}.txt").write_text("\n".join(rows) + ("\n" if rows else ""))
             elapsed = time.perf_counter() - start
+            notice = reader.shortfall() if hasattr(reader, "shortfall") else None
+            if notice:
+                summary["warnings"].append(notice)
             summary["sources"].append({"source": str(source), "camera": camera, "frames": count,
                                        "seconds": round(elapsed, 2), "fps": round(count / max(elapsed, 1e-9), 2),
                                        "results": str(out / f"{camera}.txt")})

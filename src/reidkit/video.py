@@ -8,37 +8,71 @@ from pathlib import Path
 
 import numpy as np
 
-from reidkit.errors import ReidkitError
+from reidkit.errors import InputError
 
 
-class VideoError(ReidkitError):
+class VideoError(InputError):
     """A video is missing, unreadable or empty."""
+
+
+class FrameReader:
+    """Iterates (0-based frame index, BGR frame) of every `stride`-th frame of a video, at most `limit`.
+
+    After iteration, `frames_read` and `frames_declared` (the container's count, 0 when unknown) tell whether
+    the file ended early; `shortfall()` words it for the user (a truncated or damaged file).
+    """
+
+    def __init__(self, path: str | os.PathLike, stride: int = 1, limit: int | None = None) -> None:
+        p = Path(path)
+        if not p.is_file():
+            raise VideoError(f"video not found: {p}")
+        if stride < 1:
+            raise VideoError(f"stride must be at least 1, got {stride}")
+        self.path, self.stride, self.limit = p, stride, limit
+        self.frames_read = 0
+        self.frames_declared = 0
+        self.stopped_early = False  # by `limit`
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
+        import cv2
+
+        cap = cv2.VideoCapture(str(self.path))
+        if not cap.isOpened():
+            raise VideoError(f"cannot open video (corrupt or unsupported): {self.path}")
+        self.frames_declared = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
+        index = produced = 0
+        try:
+            while True:
+                if self.limit is not None and produced >= self.limit:
+                    self.stopped_early = True
+                    break
+                try:
+                    ok, frame = cap.read()
+                except cv2.error:
+                    ok = False
+                if not ok:
+                    break
+                index += 1
+                self.frames_read = index
+                if (index - 1) % self.stride == 0:
+                    yield index - 1, frame
+                    produced += 1
+        finally:
+            cap.release()
+        if index == 0:
+            raise VideoError(f"no frames could be read from {self.path} (corrupt, empty or unsupported)")
+
+    def shortfall(self) -> str | None:
+        """A one-line notice when the file ended well before the frame count its container declares."""
+        if self.stopped_early or not self.frames_declared or self.frames_read >= 0.98 * self.frames_declared - 1:
+            return None
+        return (f"{self.path}: read {self.frames_read} of the {self.frames_declared} frames its container declares "
+                "(truncated or damaged file?)")
 
 
 def read_frames(path: str | os.PathLike, stride: int = 1, limit: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
     """Yield (0-based frame index, BGR frame) of every `stride`-th frame, at most `limit` frames."""
-    import cv2
-
-    p = Path(path)
-    if not p.is_file():
-        raise VideoError(f"video not found: {p}")
-    cap = cv2.VideoCapture(str(p))
-    if not cap.isOpened():
-        raise VideoError(f"cannot open video (corrupt or unsupported): {p}")
-    index = produced = 0
-    try:
-        while limit is None or produced < limit:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            if index % stride == 0:
-                yield index, frame
-                produced += 1
-            index += 1
-    finally:
-        cap.release()
-    if index == 0:
-        raise VideoError(f"no frames could be read from {p}")
+    yield from FrameReader(path, stride, limit)
 
 
 def video_info(path: str | os.PathLike) -> dict[str, float | int]:
@@ -96,7 +130,7 @@ def open_source(source: str | os.PathLike, stride: int = 1) -> tuple[Iterator[tu
             fps = float(parser.get("Sequence", "frameRate", fallback="30"))
         return read_image_folder(p, stride), fps
     info = video_info(p)
-    return read_frames(p, stride=stride), float(info["fps"] or 25.0)
+    return FrameReader(p, stride=stride), float(info["fps"] or 25.0)
 
 
 class VideoWriter:
@@ -112,7 +146,9 @@ class VideoWriter:
         import cv2
 
         if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            from reidkit.files import make_dir
+
+            make_dir(self.path.parent)
             h, w = frame.shape[:2]
             self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
             if not self._writer.isOpened():

@@ -1,10 +1,12 @@
 """Server gallery: PostgreSQL with pgvector. Same behaviour as the embedded store, for galleries that outgrow it.
 
 Every write is one transaction, so concurrent clients and processes are serialised by the server and a client
-killed mid-write leaves the previous consistent state. Sightings arrive by COPY. The HNSW index (inner
-product on unit vectors) is built in bulk when the gallery reaches HNSW_FROM sightings — maintaining it row by
-row from the first insert would make enrolment 10× slower — and is then kept up to date by the server.
-Unfiltered searches use it from then on; small galleries and filtered searches scan exactly.
+killed mid-write leaves the previous consistent state. Sightings arrive by COPY into a temporary table and are
+inserted from there, skipping any whose natural key (source, frame, box) is already stored. The HNSW index
+(inner product on unit vectors) is built in bulk, after the write that takes the gallery to HNSW_FROM
+sightings has committed — maintaining it row by row from the first insert would make enrolment 10× slower —
+and is then kept up to date by the server. Unfiltered searches use it from then on; small galleries and
+filtered searches scan exactly.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from reidkit.gallery.store import (GalleryError, GalleryStore, Identity, Match, Sighting, filter_clauses, redact,
-                                   sighting_from_row, sighting_values, write_export)
+from reidkit.errors import (GalleryBusyError, GalleryError, GalleryNotFoundError, GalleryReadOnlyError,
+                            IdentityNotFoundError, InputError)
+from reidkit.gallery.store import (GalleryStore, Identity, Match, NewIdentity, Sighting, filter_clauses, redact,
+                                   resolve_identity, sighting_from_row, sighting_values)
 
 HNSW_FROM = 200_000  # sightings; below this a search is an exact scan (as the embedded store's index)
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 16, 200, 100  # ef_search: p50 9 ms, recall@10 1.0 at 200k
-SCHEMA_LOCK, MODEL_LOCK = 0x7E1D_0001, 0x7E1D_0002
+SCHEMA_LOCK, MODEL_LOCK, BUILD_LOCK = 0x7E1D_0001, 0x7E1D_0002, 0x7E1D_0003
 
 SCHEMA = """
 CREATE EXTENSION IF NOT EXISTS vector;
@@ -37,8 +41,11 @@ CREATE TABLE IF NOT EXISTS sightings (
     x0 REAL, y0 REAL, x1 REAL, y1 REAL, thumbnail BYTEA, model TEXT NOT NULL, embedding vector NOT NULL,
     created DOUBLE PRECISION NOT NULL);
 CREATE INDEX IF NOT EXISTS sightings_identity ON sightings(identity_id);
-CREATE INDEX IF NOT EXISTS sightings_camera_time ON sightings(camera, time)
+CREATE INDEX IF NOT EXISTS sightings_camera_time ON sightings(camera, time);
+ALTER TABLE sightings ADD COLUMN IF NOT EXISTS key TEXT;
+CREATE UNIQUE INDEX IF NOT EXISTS sightings_key ON sightings(key)
 """
+SIGHTING_COLUMNS = "identity_id, source, camera, frame, time, x0, y0, x1, y1, key, thumbnail, model, embedding, created"
 COLUMNS = "s.id, s.identity_id, s.source, s.camera, s.frame, s.time, s.x0, s.y0, s.x1, s.y1"
 
 
@@ -55,17 +62,21 @@ def parse_vector(text: str) -> np.ndarray:
 class PostgresGallery(GalleryStore):
     """A gallery in a PostgreSQL database with the pgvector extension (`postgresql://user@host/db`)."""
 
-    def __init__(self, url: str, index: str = "auto", timeout: float = 10.0, build_memory: str = "1GB") -> None:
+    def __init__(self, url: str, index: str = "auto", timeout: float = 10.0, build_memory: str = "1GB",
+                 create: bool = True, read_only: bool = False) -> None:
         try:
             import psycopg
         except ImportError:
             raise GalleryError("a postgresql:// gallery needs psycopg: pip install 'reidkit[postgres]'") from None
         self.url = url
         self.location = url
+        if index not in ("auto", "exact", "hnsw"):
+            raise InputError(f"unknown index kind {index!r}: use auto, exact or hnsw")
         self.index_kind = index
+        self.read_only = read_only
         self.ef_search = HNSW_EF_SEARCH
         if not re.fullmatch(r"\d+(kB|MB|GB)", build_memory):
-            raise GalleryError(f"build_memory must look like 512MB or 4GB, got {build_memory!r}")
+            raise InputError(f"build_memory must look like 512MB or 4GB, got {build_memory!r}")
         # maintenance_work_mem for the HNSW build: the graph must fit, or pgvector builds on disk, ~10x slower
         self.build_memory = build_memory
         self._psycopg = psycopg
@@ -74,23 +85,59 @@ class PostgresGallery(GalleryStore):
             self._db = psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(timeout)))
         except psycopg.Error as exc:
             raise GalleryError(f"cannot connect to {redact(url)}: {str(exc).strip().splitlines()[0]}") from None
+        except Exception as exc:  # a malformed URL: psycopg's parser raises plain errors
+            raise InputError(f"not a usable PostgreSQL URL {redact(url)}: {exc}") from None
+        try:
+            self._open(create)
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _open(self, create: bool) -> None:
+        exists = self._db.execute("SELECT to_regclass('reidkit_meta') IS NOT NULL").fetchone()[0]
+        if self.read_only:
+            self._db.execute("SET default_transaction_read_only = on")
+        if exists and self.read_only:
+            return
+        if not exists and (self.read_only or not create):
+            raise GalleryNotFoundError(f"no reidkit gallery in {redact(self.url)} (enroll, index or import create one)")
         try:
             with self._db.transaction():
                 self._db.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
                 for statement in SCHEMA.split(";"):
                     self._db.execute(statement)
-        except psycopg.Error as exc:
-            self._db.close()
+        except self._psycopg.Error as exc:
             first = str(exc).strip().splitlines()[0]
+            if exists and isinstance(exc, (self._psycopg.errors.InsufficientPrivilege,
+                                           self._psycopg.errors.ReadOnlySqlTransaction)):
+                self.read_only = True  # a role that may only read: read-only use still works
+                self._db.execute("SET default_transaction_read_only = on")
+                return
             hint = " (the pgvector extension must be installed on the server)" if "vector" in first else ""
-            raise GalleryError(f"{redact(url)} cannot hold a reidkit gallery: {first}{hint}") from None
+            raise GalleryError(f"{redact(self.url)} cannot hold a reidkit gallery: {first}{hint}") from None
 
     def _sql(self, query: str, args=()):
         """Run one statement (outside or inside the current transaction), with errors as GalleryError."""
         try:
             return self._db.execute(query, args)
         except self._psycopg.Error as exc:
-            raise GalleryError(f"{redact(self.url)}: {str(exc).strip().splitlines()[0]}") from None
+            raise self._error(exc) from None
+
+    def _error(self, exc: Exception) -> GalleryError:
+        """A driver error as the gallery error family."""
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        errors = self._psycopg.errors
+        if isinstance(exc, (errors.ReadOnlySqlTransaction, errors.InsufficientPrivilege)):
+            return GalleryReadOnlyError(f"{redact(self.url)} is read-only for this connection: {first}")
+        if isinstance(exc, (errors.LockNotAvailable, errors.DeadlockDetected, errors.SerializationFailure)):
+            return GalleryBusyError(f"{redact(self.url)} is busy: {first}; try again")
+        return GalleryError(f"{redact(self.url)}: {first}")
+
+    def _write_tx(self):
+        """A write transaction (refused at once on a read-only gallery)."""
+        if self.read_only:
+            raise GalleryReadOnlyError(f"{redact(self.url)} is opened read-only: cannot change it")
+        return self._db.transaction()
 
     def _meta(self, key: str) -> str | None:
         row = self._sql("SELECT value FROM reidkit_meta WHERE key = %s", (key,)).fetchone()
@@ -110,13 +157,6 @@ class PostgresGallery(GalleryStore):
         return int(value) if value else None
 
     # -- writes ---------------------------------------------------------------------------------
-    def _insert_identity(self, name: str, metadata: dict) -> int:
-        """Insert a validated identity in one transaction."""
-        with self._lock, self._db.transaction():
-            row = self._sql("INSERT INTO identities (name, metadata, created) VALUES (%s, %s, %s) RETURNING id",
-                            (name, json.dumps(metadata), time.time())).fetchone()
-            return int(row[0])
-
     def _fix_model(self, model: str, dim: int) -> None:
         """The first embeddings stored fix the model and the column's dimension."""
         self._sql("SELECT pg_advisory_xact_lock(%s)", (MODEL_LOCK,))
@@ -126,81 +166,100 @@ class PostgresGallery(GalleryStore):
             self._sql(f"ALTER TABLE sightings ALTER COLUMN embedding TYPE vector({int(dim)})")
 
     def has_hnsw(self) -> bool:
-        """Whether the HNSW index has been built."""
+        """Whether the HNSW index has been built (and is valid)."""
         with self._lock:
-            return self._sql("SELECT 1 FROM pg_indexes WHERE tablename = 'sightings' AND indexname = 'sightings_hnsw'"
-                             ).fetchone() is not None
+            return self._sql("SELECT 1 FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid "
+                             "WHERE c.relname = 'sightings_hnsw' AND x.indisvalid").fetchone() is not None
 
     def build_index(self) -> None:
         """Build the HNSW index now (it is built automatically at HNSW_FROM sightings)."""
         if self.dim is None:
             raise GalleryError("the gallery is empty: nothing to index yet")
-        with self._lock, self._db.transaction():
-            self._build_hnsw()
+        with self._lock:
+            self._build_hnsw(wait=True)
 
     def _maybe_build_hnsw(self) -> None:
-        """Build the HNSW index once the gallery is large enough (or at once when index='hnsw')."""
-        if self.index_kind == "exact" or self.has_hnsw():
+        """After a write has committed: build the HNSW index once the gallery is large enough (or at once when
+        index='hnsw'). The sequence's last value bounds the row count, so no COUNT(*) runs per write."""
+        if self.index_kind == "exact" or self.read_only or self.has_hnsw():
             return
-        if self.index_kind != "hnsw" and self.count() < HNSW_FROM:
+        if self.index_kind != "hnsw":
+            last = self._sql("SELECT pg_sequence_last_value(pg_get_serial_sequence('sightings', 'id'))").fetchone()[0]
+            if (last or 0) < HNSW_FROM or self.count() < HNSW_FROM:
+                return
+        self._build_hnsw(wait=False)
+
+    def _build_hnsw(self, wait: bool) -> None:
+        """CREATE INDEX in its own statement, under a session lock; another process already building it wins."""
+        got = self._sql("SELECT pg_advisory_lock(%s)" if wait else "SELECT pg_try_advisory_lock(%s)",
+                        (BUILD_LOCK,)).fetchone()[0]
+        if got is False:
             return
-        self._build_hnsw()
+        try:
+            self._sql(f"SET maintenance_work_mem = '{self.build_memory}'")
+            self._sql("DROP INDEX IF EXISTS sightings_hnsw_building")
+            self._sql(f"CREATE INDEX IF NOT EXISTS sightings_hnsw ON sightings USING hnsw (embedding vector_ip_ops) "
+                      f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})")
+        finally:
+            self._sql("RESET maintenance_work_mem")
+            self._sql("SELECT pg_advisory_unlock(%s)", (BUILD_LOCK,))
 
-    def _build_hnsw(self) -> None:
-        self._sql("SELECT pg_advisory_xact_lock(%s)", (MODEL_LOCK,))
-        self._sql(f"SET LOCAL maintenance_work_mem = '{self.build_memory}'")
-        self._sql(f"CREATE INDEX IF NOT EXISTS sightings_hnsw ON sightings USING hnsw (embedding vector_ip_ops) "
-                  f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})")
+    def _write_batch(self, identities: list[NewIdentity], emb: np.ndarray, model: str, sightings: list[dict],
+                     thumbnails: list[bytes | None]) -> tuple[list[int], list[int]]:
+        """Create identities and add sightings in one transaction; duplicates of a sighting key are skipped."""
+        with self._lock:
+            with self._write_tx():
+                now = time.time()
+                new_ids = [int(self._sql("INSERT INTO identities (name, metadata, created) VALUES (%s, %s, %s) "
+                                         "RETURNING id", (i.name, json.dumps(i.metadata), now)).fetchone()[0])
+                           for i in identities]
+                ids = self._insert_sightings(emb, model, sightings, thumbnails, new_ids, now) if sightings else []
+            if sightings:
+                self._maybe_build_hnsw()
+        return new_ids, ids
 
-    def _insert_sightings(self, emb: np.ndarray, model: str, sightings: list[dict],
-                          thumbnails: list[bytes | None]) -> list[int]:
-        """Insert validated embeddings with their metadata in one transaction; returns the new sighting ids."""
-        wanted = {int(i["identity_id"]) for i in sightings if i.get("identity_id") is not None}
-        with self._lock, self._db.transaction():
-            self.check_model(model, emb.shape[1])
-            if self._meta("model") is None:
-                self._fix_model(model, emb.shape[1])
-            if wanted:
-                known = {r[0] for r in self._sql("SELECT id FROM identities WHERE id = ANY(%s)", (list(wanted),))}
-                if wanted - known:
-                    raise GalleryError(f"no identity {min(wanted - known)}")
-            ids = [r[0] for r in self._sql("SELECT nextval(pg_get_serial_sequence('sightings', 'id')) "
-                                           "FROM generate_series(1, %s)", (len(emb),))]
-            now = time.time()
-            try:
-                with self._db.cursor().copy(
-                        "COPY sightings (id, identity_id, source, camera, frame, time, x0, y0, x1, y1, thumbnail, "
-                        "model, embedding, created) FROM STDIN") as copy:
-                    for sid, vector, info, thumb in zip(ids, emb, sightings, thumbnails):
-                        copy.write_row((sid, *sighting_values(info), thumb, model, vector_text(vector), now))
-            except self._psycopg.Error as exc:
-                raise GalleryError(f"{redact(self.url)}: {str(exc).strip().splitlines()[0]}") from None
-            self._maybe_build_hnsw()
-        return [int(i) for i in ids]
+    def _insert_sightings(self, emb, model, sightings, thumbnails, new_ids, now) -> list[int]:
+        self.check_model(model, emb.shape[1])
+        if self._meta("model") is None:
+            self._fix_model(model, emb.shape[1])
+        wanted = {int(i["identity_id"]) for i in sightings
+                  if i.get("identity_id") is not None and i.get("new_identity") is None}
+        if wanted:
+            known = {r[0] for r in self._sql("SELECT id FROM identities WHERE id = ANY(%s)", (list(wanted),))}
+            if wanted - known:
+                raise IdentityNotFoundError(f"no identity {min(wanted - known)}")
+        self._sql(f"CREATE TEMP TABLE incoming ON COMMIT DROP AS SELECT 0::bigint AS ord, {SIGHTING_COLUMNS} "
+                  "FROM sightings WITH NO DATA")
+        try:
+            with self._db.cursor().copy(f"COPY incoming (ord, {SIGHTING_COLUMNS}) FROM STDIN") as copy:
+                for k, (vector, info, thumb) in enumerate(zip(emb, sightings, thumbnails)):
+                    values = sighting_values(info, resolve_identity(info, new_ids))
+                    copy.write_row((k, *values, thumb, model, vector_text(vector), now))
+        except self._psycopg.Error as exc:
+            raise self._error(exc) from None
+        rows = self._sql(f"INSERT INTO sightings ({SIGHTING_COLUMNS}) SELECT {SIGHTING_COLUMNS} FROM incoming "
+                         "ORDER BY ord ON CONFLICT (key) DO NOTHING RETURNING id").fetchall()
+        return sorted(int(r[0]) for r in rows)
 
     def _require(self, identity_id: int) -> None:
         if self._sql("SELECT 1 FROM identities WHERE id = %s", (identity_id,)).fetchone() is None:
-            raise GalleryError(f"no identity {identity_id} in {redact(self.url)}")
+            raise IdentityNotFoundError(f"no identity {identity_id} in {redact(self.url)}")
 
-    def rename(self, identity_id: int, name: str) -> None:
-        """Change an identity's name."""
-        with self._lock, self._db.transaction():
+    def _rename(self, identity_id: int, name: str) -> None:
+        with self._lock, self._write_tx():
             self._require(identity_id)
-            self._sql("UPDATE identities SET name = %s WHERE id = %s", (name.strip(), identity_id))
+            self._sql("UPDATE identities SET name = %s WHERE id = %s", (name, identity_id))
 
-    def merge(self, keep: int, absorb: int) -> None:
-        """Move every sighting of `absorb` to `keep` and delete `absorb`."""
-        if keep == absorb:
-            raise GalleryError("cannot merge an identity with itself")
-        with self._lock, self._db.transaction():
+    def _merge(self, keep: int, absorb: int) -> None:
+        with self._lock, self._write_tx():
             self._require(keep)
             self._require(absorb)
             self._sql("UPDATE sightings SET identity_id = %s WHERE identity_id = %s", (keep, absorb))
             self._sql("DELETE FROM identities WHERE id = %s", (absorb,))
 
-    def delete_identity(self, identity_id: int) -> int:
+    def _delete_identity(self, identity_id: int) -> int:
         """Delete an identity and its sightings (the HNSW index follows the table)."""
-        with self._lock, self._db.transaction():
+        with self._lock, self._write_tx():
             self._require(identity_id)
             removed = self._sql("DELETE FROM sightings WHERE identity_id = %s", (identity_id,)).rowcount
             self._sql("DELETE FROM identities WHERE id = %s", (identity_id,))
@@ -214,8 +273,7 @@ class PostgresGallery(GalleryStore):
                              "ON s.identity_id = i.id GROUP BY i.id ORDER BY i.id").fetchall()
         return [Identity(int(r[0]), r[1], dict(r[2]), int(r[3])) for r in rows]
 
-    def sightings_of(self, identity_id: int) -> list[Sighting]:
-        """The sightings of one identity."""
+    def _sightings_of(self, identity_id: int) -> list[Sighting]:
         with self._lock:
             self._require(identity_id)
             rows = self._sql(f"SELECT {COLUMNS} FROM sightings s WHERE s.identity_id = %s ORDER BY s.id",
@@ -227,12 +285,11 @@ class PostgresGallery(GalleryStore):
         with self._lock:
             return int(self._sql("SELECT COUNT(*) FROM sightings").fetchone()[0])
 
-    def thumbnail(self, sighting_id: int) -> bytes | None:
-        """The JPEG thumbnail of a sighting."""
+    def _thumbnail(self, sighting_id: int) -> bytes | None:
         with self._lock:
             row = self._sql("SELECT thumbnail FROM sightings WHERE id = %s", (sighting_id,)).fetchone()
         if row is None:
-            raise GalleryError(f"no sighting {sighting_id}")
+            raise IdentityNotFoundError(f"no sighting {sighting_id}")
         return None if row[0] is None else bytes(row[0])
 
     def _use_hnsw(self) -> bool:
@@ -263,12 +320,11 @@ class PostgresGallery(GalleryStore):
         return [Match(sighting_from_row(r[:10]), float(r[11]), r[10]) for r in rows]
 
     # -- export ---------------------------------------------------------------------------------
-    def export(self, path: Path) -> dict:
-        """Write `<path>.npz` (ids, embeddings) and `<path>.json` (model, identities, sightings)."""
+    def _export_rows(self) -> tuple[list, np.ndarray]:
         with self._lock:
             rows = self._sql(f"SELECT {COLUMNS}, s.embedding::text FROM sightings s ORDER BY s.id").fetchall()
         emb = np.stack([parse_vector(r[10]) for r in rows]) if rows else np.zeros((0, self.dim or 0), np.float32)
-        return write_export(Path(path), self.model, self.dim, self.identities(), [r[:10] for r in rows], emb)
+        return [r[:10] for r in rows], emb
 
     def close(self) -> None:
         """Close the connection."""

@@ -1,24 +1,34 @@
-"""Embedded gallery: one SQLite file (WAL) for identities, sightings and embeddings, a FAISS index beside it.
+"""Embedded gallery: one SQLite file (WAL) for identities, sightings and embeddings, a vector index beside it.
 
-The SQLite file is the truth; `<db>.index` is a cache stamped with the store's write version and rebuilt
-when missing or stale. Every write is one IMMEDIATE transaction, so writers in several processes are
-serialised by SQLite (waiting up to `timeout` seconds, then refused with a clear error), and a process
-killed mid-write leaves the previous consistent state.
+The SQLite file is the truth; `<db>.index` is a cache stamped with the gallery's id and write version and
+brought up to date when stale (new rows added, deleted rows removed through the deletion log), rebuilt when
+missing, foreign or corrupt. Every write is one IMMEDIATE transaction, so writers in several processes are
+serialised by SQLite (waiting up to `timeout` seconds, then refused with a clear error), and a process killed
+mid-write leaves the previous consistent state.
+
+An existing file is first inspected through a read-only connection: a file of another application is refused
+without a byte changed, and a file without write permission is opened read-only.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import stat
 import threading
 import time
+import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 
-from reidkit.gallery.index import VectorIndex
-from reidkit.gallery.store import (GalleryError, GalleryStore, Identity, Match, Sighting, filter_clauses,
-                                   sighting_from_row, sighting_values, write_export)
+from reidkit.errors import GalleryBusyError, GalleryError, GalleryNotFoundError, GalleryReadOnlyError, \
+    IdentityNotFoundError, InputError
+from reidkit.gallery.index import HNSW_ABOVE, VectorIndex
+from reidkit.gallery.store import (GalleryStore, Identity, Match, NewIdentity, Sighting, filter_clauses,
+                                   resolve_identity, sighting_from_row, sighting_values)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -30,54 +40,138 @@ CREATE TABLE IF NOT EXISTS sightings (
     identity_id INTEGER REFERENCES identities(id) ON DELETE CASCADE,
     source TEXT NOT NULL DEFAULT '', camera TEXT NOT NULL DEFAULT '', frame INTEGER, time REAL,
     x0 REAL, y0 REAL, x1 REAL, y1 REAL, thumbnail BLOB, model TEXT NOT NULL, embedding BLOB NOT NULL,
-    created REAL NOT NULL);
+    created REAL NOT NULL, key TEXT);
+CREATE TABLE IF NOT EXISTS deleted_sightings (seq INTEGER PRIMARY KEY AUTOINCREMENT, sighting_id INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS sightings_identity ON sightings(identity_id);
 CREATE INDEX IF NOT EXISTS sightings_camera_time ON sightings(camera, time);
 """
+REIDKIT_TABLES = {"meta", "identities", "sightings"}
+INSERT_SIGHTING = ("INSERT INTO sightings (identity_id, source, camera, frame, time, x0, y0, x1, y1, key, thumbnail,"
+                   " model, embedding, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                   "ON CONFLICT(key) DO NOTHING")
+
+
+def _readonly_file(path: Path) -> bool:
+    """True when the file has no write permission for anyone, or the process may not write it or its folder."""
+    mode = path.stat().st_mode
+    return not (mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)) or not os.access(path, os.W_OK) \
+        or not os.access(path.parent, os.W_OK)
+
+
+def _uri(path: Path, **params: str) -> str:
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    return f"file:{quote(str(path.resolve()))}?{query}"
 
 
 class SqliteGallery(GalleryStore):
-    """A gallery in one SQLite file with an in-process FAISS index."""
+    """A gallery in one SQLite file with an in-process vector index."""
 
-    def __init__(self, path: Path, index: str = "auto", timeout: float = 10.0) -> None:
+    def __init__(self, path: Path, index: str = "auto", timeout: float = 10.0, create: bool = True,
+                 read_only: bool = False) -> None:
         self.path = Path(path)
         self.location = str(self.path)
+        if index not in ("auto", "exact", "hnsw"):
+            raise InputError(f"unknown index kind {index!r}: use auto, exact or hnsw")
         self.index_kind = index
-        if self.path.exists() and self.path.is_dir():
+        self.timeout = timeout
+        exists = self.path.exists()
+        if exists and self.path.is_dir():
             raise GalleryError(f"{self.path} is a folder, not a gallery file")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if exists:
+            tables = self._inspect()
+            if not tables and not create:
+                raise GalleryNotFoundError(f"{self.path} is an empty file, not a gallery yet (enroll, index or "
+                                           "import create one)")
+            self.read_only = read_only or _readonly_file(self.path)
+            if self.read_only and not tables:
+                raise GalleryReadOnlyError(f"{self.path} is read-only and empty: nothing to read")
+        else:
+            if not create:
+                raise GalleryNotFoundError(f"no gallery at {self.path} (enroll, index or import create one)")
+            if read_only:
+                raise GalleryNotFoundError(f"no gallery at {self.path} to open read-only")
+            from reidkit.files import make_dir
+
+            make_dir(self.path.parent)
+            self.read_only = False
+        self._db = self._connect()
+        self._lock = threading.RLock()
+        self._index: VectorIndex | None = None
+        self._synced = (-1, -1)  # (version, deletion seq) the index reflects
+        self._max_id = 0
+        self._dirty = False
+
+    # -- opening ----------------------------------------------------------------------------------
+    def _inspect(self) -> set[str]:
+        """The tables of an existing file, read through a read-only connection; refuses foreign files."""
         try:
-            self._db = sqlite3.connect(str(self.path), timeout=timeout, check_same_thread=False,
-                                       isolation_level=None)
-            # switching a new file to WAL takes an exclusive lock without waiting: retry while another
-            # process creates the same gallery
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    self._db.execute("PRAGMA journal_mode=WAL")
-                    break
-                except sqlite3.OperationalError as exc:
-                    if "locked" not in str(exc) or time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.05)
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            with self._write():
-                for statement in SCHEMA.strip().split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
-                self._db.execute("INSERT OR IGNORE INTO meta VALUES ('version', '0'), ('deletions', '0')")
+            con = sqlite3.connect(_uri(self.path, mode="ro"), uri=True, timeout=self.timeout)
+        except sqlite3.Error as exc:
+            raise GalleryError(f"cannot open {self.path}: {exc}") from None
+        try:
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as exc:
+            raise GalleryError(f"{self.path} is not a reidkit gallery (or is corrupt): {exc}") from None
+        finally:
+            con.close()
+        tables.discard("sqlite_sequence")
+        if tables and not REIDKIT_TABLES <= tables:
+            shown = ", ".join(sorted(tables)[:5])
+            raise GalleryError(f"{self.path} is not a reidkit gallery: it holds other tables ({shown}); "
+                               "it was left unchanged")
+        return tables
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            if self.read_only:
+                db = sqlite3.connect(_uri(self.path, mode="ro"), uri=True, timeout=self.timeout,
+                                     check_same_thread=False, isolation_level=None)
+                db.execute("SELECT COUNT(*) FROM meta").fetchone()
+                return db
+            db = sqlite3.connect(str(self.path), timeout=self.timeout, check_same_thread=False,
+                                 isolation_level=None)
+            self._prepare(db)
+            return db
         except sqlite3.OperationalError as exc:
-            if "locked" in str(exc):
-                raise GalleryError(f"{self.path} is locked by another writer ({exc}); try again") from None
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise GalleryBusyError(f"{self.path} is locked by another writer ({exc}); try again") from None
+            if "readonly" in str(exc) or "read-only" in str(exc):
+                raise GalleryReadOnlyError(f"{self.path} is read-only: {exc}") from None
             raise GalleryError(f"{self.path} is not a reidkit gallery (or is corrupt): {exc}") from None
         except sqlite3.DatabaseError as exc:
             raise GalleryError(f"{self.path} is not a reidkit gallery (or is corrupt): {exc}") from None
-        self._lock = threading.RLock()
-        self._index: VectorIndex | None = None
-        self._synced = (-1, -1)  # (version, deletions) the index reflects
-        self._max_id = 0
-        self._dirty = False
+
+    def _prepare(self, db: sqlite3.Connection) -> None:
+        """WAL, pragmas, and the schema (created, or brought up to date) in one transaction."""
+        # switching a new file to WAL takes an exclusive lock without waiting: retry while another process
+        # creates the same gallery
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    db.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        db.execute("PRAGMA foreign_keys=ON")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in SCHEMA.strip().split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            columns = {r[1] for r in db.execute("PRAGMA table_info(sightings)")}
+            if "key" not in columns:  # galleries made before sightings had a natural key
+                db.execute("ALTER TABLE sightings ADD COLUMN key TEXT")
+            db.execute("CREATE UNIQUE INDEX IF NOT EXISTS sightings_key ON sightings(key)")
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('version', '0'), ('deletions', '0'), ('gallery_id', ?)",
+                       (uuid.uuid4().hex,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
     # -- transactions ---------------------------------------------------------------------------
     class _Tx:
@@ -85,25 +179,38 @@ class SqliteGallery(GalleryStore):
             self.store = store
 
         def __enter__(self):
+            store = self.store
+            if store.read_only:
+                raise GalleryReadOnlyError(f"{store.path} is opened read-only: cannot change it")
             try:
-                self.store._db.execute("BEGIN IMMEDIATE")
+                store._db.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
-                raise GalleryError(f"{self.store.path} is locked by another writer ({exc}); try again") from None
-            return self.store._db
+                if "readonly" in str(exc):
+                    raise GalleryReadOnlyError(f"{store.path} is read-only: {exc}") from None
+                raise GalleryBusyError(f"{store.path} is locked by another writer ({exc}); try again") from None
+            return store._db
 
-        def __exit__(self, exc_type, exc, tb) -> None:
+        def __exit__(self, exc_type, exc, tb) -> bool:
+            db = self.store._db
             if exc_type is None:
-                self.store._db.execute("COMMIT")
-            else:
-                self.store._db.execute("ROLLBACK")
+                try:
+                    db.execute("COMMIT")
+                    return False
+                except sqlite3.Error as err:
+                    exc = err
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError) and "readonly" in str(exc):
+                raise GalleryReadOnlyError(f"{self.store.path} is read-only: {exc}") from None
+            if isinstance(exc, sqlite3.Error):
+                raise GalleryError(f"{self.store.path}: {exc}") from None
+            return False
 
     def _write(self) -> "_Tx":
         return SqliteGallery._Tx(self)
 
-    def _bump(self, deletions: bool = False) -> None:
+    def _bump(self) -> None:
         self._db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'")
-        if deletions:
-            self._db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'deletions'")
 
     def _meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -121,45 +228,36 @@ class SqliteGallery(GalleryStore):
         return int(value) if value else None
 
     # -- writes ---------------------------------------------------------------------------------
-    def _insert_identity(self, name: str, metadata: dict) -> int:
-        """Insert a validated identity in one transaction."""
+    def _write_batch(self, identities: list[NewIdentity], emb: np.ndarray, model: str, sightings: list[dict],
+                     thumbnails: list[bytes | None]) -> tuple[list[int], list[int]]:
+        """Create identities and add sightings in one transaction; duplicates of a sighting key are skipped."""
         with self._lock, self._write() as db:
-            cur = db.execute("INSERT INTO identities (name, metadata, created) VALUES (?, ?, ?)",
-                             (name, json.dumps(metadata), time.time()))
+            now = time.time()
+            new_ids = [int(db.execute("INSERT INTO identities (name, metadata, created) VALUES (?, ?, ?)",
+                                      (i.name, json.dumps(i.metadata), now)).lastrowid) for i in identities]
+            ids: list[int] = []
+            if sightings:
+                self.check_model(model, emb.shape[1])
+                if self._meta("model") is None:
+                    db.execute("INSERT OR REPLACE INTO meta VALUES ('model', ?), ('dim', ?)",
+                               (model, str(emb.shape[1])))
+                for owner in {i.get("identity_id") for i in sightings if i.get("new_identity") is None} - {None}:
+                    self._require(owner)
+                for vector, info, thumb in zip(emb, sightings, thumbnails):
+                    values = sighting_values(info, resolve_identity(info, new_ids))
+                    cur = db.execute(INSERT_SIGHTING, (*values, thumb, model, vector.tobytes(), now))
+                    if cur.rowcount:
+                        ids.append(int(cur.lastrowid))
             self._bump()
-            return int(cur.lastrowid)
+        return new_ids, ids
 
-    def _insert_sightings(self, emb: np.ndarray, model: str, sightings: list[dict],
-                          thumbnails: list[bytes | None]) -> list[int]:
-        """Insert validated embeddings with their metadata in one transaction; returns the new sighting ids."""
-        ids = []
-        with self._lock, self._write() as db:
-            self.check_model(model, emb.shape[1])
-            if self._meta("model") is None:
-                db.execute("INSERT OR REPLACE INTO meta VALUES ('model', ?), ('dim', ?)", (model, str(emb.shape[1])))
-            for vector, info, thumb in zip(emb, sightings, thumbnails):
-                values = sighting_values(info)
-                if values[0] is not None and db.execute("SELECT 1 FROM identities WHERE id = ?", (values[0],)).fetchone() is None:
-                    raise GalleryError(f"no identity {values[0]}")
-                cur = db.execute(
-                    "INSERT INTO sightings (identity_id, source, camera, frame, time, x0, y0, x1, y1, thumbnail, model,"
-                    " embedding, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (*values, thumb, model, vector.tobytes(), time.time()))
-                ids.append(int(cur.lastrowid))
-            self._bump()
-        return ids
-
-    def rename(self, identity_id: int, name: str) -> None:
-        """Change an identity's name."""
+    def _rename(self, identity_id: int, name: str) -> None:
         with self._lock, self._write() as db:
             self._require(identity_id)
-            db.execute("UPDATE identities SET name = ? WHERE id = ?", (name.strip(), identity_id))
+            db.execute("UPDATE identities SET name = ? WHERE id = ?", (name, identity_id))
             self._bump()
 
-    def merge(self, keep: int, absorb: int) -> None:
-        """Move every sighting of `absorb` to `keep` and delete `absorb`."""
-        if keep == absorb:
-            raise GalleryError("cannot merge an identity with itself")
+    def _merge(self, keep: int, absorb: int) -> None:
         with self._lock, self._write() as db:
             self._require(keep)
             self._require(absorb)
@@ -167,25 +265,24 @@ class SqliteGallery(GalleryStore):
             db.execute("DELETE FROM identities WHERE id = ?", (absorb,))
             self._bump()
 
-    def delete_identity(self, identity_id: int) -> int:
-        """Delete an identity and its sightings, from SQLite and the index."""
-        with self._lock, self._write() as db:
-            self._require(identity_id)
-            removed = [r[0] for r in db.execute("SELECT id FROM sightings WHERE identity_id = ?", (identity_id,))]
-            db.execute("DELETE FROM sightings WHERE identity_id = ?", (identity_id,))
-            db.execute("DELETE FROM identities WHERE id = ?", (identity_id,))
-            self._bump(deletions=True)
-        if self._index is not None and removed:
-            if self._index.supports_removal:
-                self._index.remove(np.array(removed))
-                self._synced = (self._synced[0], int(self._meta("deletions")))
-            self._dirty = True
+    def _delete_identity(self, identity_id: int) -> int:
+        """Delete an identity and its sightings; the deletion log lets every index drop just those rows."""
+        with self._lock:
+            with self._write() as db:
+                self._require(identity_id)
+                removed = [r[0] for r in db.execute("SELECT id FROM sightings WHERE identity_id = ?", (identity_id,))]
+                db.executemany("INSERT INTO deleted_sightings (sighting_id) VALUES (?)", [(i,) for i in removed])
+                db.execute("DELETE FROM sightings WHERE identity_id = ?", (identity_id,))
+                db.execute("DELETE FROM identities WHERE id = ?", (identity_id,))
+                self._bump()
+            if self._index is not None:
+                self._sync()
         return len(removed)
 
     # -- reads ----------------------------------------------------------------------------------
     def _require(self, identity_id: int) -> None:
         if self._db.execute("SELECT 1 FROM identities WHERE id = ?", (identity_id,)).fetchone() is None:
-            raise GalleryError(f"no identity {identity_id} in {self.path}")
+            raise IdentityNotFoundError(f"no identity {identity_id} in {self.path}")
 
     def identities(self) -> list[Identity]:
         """Every identity with its sighting count."""
@@ -194,8 +291,7 @@ class SqliteGallery(GalleryStore):
             "ON s.identity_id = i.id GROUP BY i.id ORDER BY i.id").fetchall()
         return [Identity(r[0], r[1], json.loads(r[2]), r[3]) for r in rows]
 
-    def sightings_of(self, identity_id: int) -> list[Sighting]:
-        """The sightings of one identity."""
+    def _sightings_of(self, identity_id: int) -> list[Sighting]:
         self._require(identity_id)
         rows = self._db.execute(
             "SELECT id, identity_id, source, camera, frame, time, x0, y0, x1, y1 FROM sightings "
@@ -206,11 +302,10 @@ class SqliteGallery(GalleryStore):
         """Number of stored sightings."""
         return int(self._db.execute("SELECT COUNT(*) FROM sightings").fetchone()[0])
 
-    def thumbnail(self, sighting_id: int) -> bytes | None:
-        """The JPEG thumbnail of a sighting."""
+    def _thumbnail(self, sighting_id: int) -> bytes | None:
         row = self._db.execute("SELECT thumbnail FROM sightings WHERE id = ?", (sighting_id,)).fetchone()
         if row is None:
-            raise GalleryError(f"no sighting {sighting_id}")
+            raise IdentityNotFoundError(f"no sighting {sighting_id}")
         return row[0]
 
     def search(self, query: np.ndarray, model: str, k: int = 5, camera: str | None = None,
@@ -257,18 +352,31 @@ class SqliteGallery(GalleryStore):
         return self.path.with_name(self.path.name + ".index"), self.path.with_name(self.path.name + ".index.json")
 
     def _state(self) -> tuple[int, int]:
-        return int(self._meta("version")), int(self._meta("deletions"))
+        seq = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM deleted_sightings").fetchone()[0] \
+            if self._has_table("deleted_sightings") else 0
+        return int(self._meta("version")), int(seq)
+
+    def _has_table(self, name: str) -> bool:
+        return self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                (name,)).fetchone() is not None
+
+    def _wanted_kind(self, count: int) -> str:
+        if self.index_kind != "auto":
+            return self.index_kind
+        return "hnsw" if count > HNSW_ABOVE else "exact"
 
     def _sync(self) -> None:
-        """Bring the index up to the store: load the saved one if current, add new rows, or rebuild."""
+        """Bring the index up to the store: load the saved one if it is this gallery's, add new rows, drop
+        deleted ones, or rebuild (missing, foreign or corrupt index; `auto` crossing to HNSW)."""
         state = self._state()
         if self._index is not None and state == self._synced:
             return
         if self._index is None:
             self._load_saved(state)
-        if self._index is not None and state[1] == self._synced[1]:
+        if self._index is not None:
+            self._remove_deleted(self._synced[1])
             self._add_rows(self._max_id)
-        else:
+        if self._index is None or self._index.needs_rebuild or self._index.kind != self._wanted_kind(len(self._index)):
             self._rebuild()
         self._synced = state
 
@@ -276,13 +384,22 @@ class SqliteGallery(GalleryStore):
         index_file, stamp_file = self._index_paths()
         try:
             stamp = json.loads(stamp_file.read_text())
-            if int(stamp["deletions"]) != state[1] or int(stamp["version"]) > state[0]:
-                return  # rows were deleted since (or the stamp is from elsewhere): rebuild
+            if stamp.get("gallery_id") != self._meta("gallery_id") or stamp.get("gallery_id") is None:
+                return  # another gallery's index (a deleted and re-created file): never adopt it
+            if int(stamp["version"]) > state[0] or int(stamp["deletions"]) > state[1]:
+                return  # newer than the store: not ours to trust
             self._index = VectorIndex.load(index_file, self.dim, stamp["kind"])
             self._max_id = int(stamp["max_id"])
             self._synced = (int(stamp["version"]), int(stamp["deletions"]))
         except Exception:  # a missing, truncated or foreign index file: rebuild from SQLite
             self._index = None
+
+    def _remove_deleted(self, after_seq: int) -> None:
+        removed = [r[0] for r in self._db.execute("SELECT sighting_id FROM deleted_sightings WHERE seq > ?",
+                                                  (after_seq,))]
+        if removed:
+            self._index.remove(np.array(removed, np.int64))
+            self._dirty = True
 
     def _add_rows(self, after: int) -> None:
         cursor = self._db.execute("SELECT id, embedding FROM sightings WHERE id > ? ORDER BY id", (after,))
@@ -296,33 +413,37 @@ class SqliteGallery(GalleryStore):
             self._dirty = True
 
     def _rebuild(self) -> None:
-        self._index = VectorIndex(self.dim, self.index_kind, expected=self.count())
+        count = self.count()
+        self._index = VectorIndex(self.dim, self._wanted_kind(count), expected=count)
         self._max_id = 0
         self._add_rows(0)
         self._dirty = True
 
     def save_index(self) -> None:
-        """Persist the index with its stamp (done on close)."""
+        """Persist the index with its stamp (done on close); skipped where the folder cannot be written."""
         with self._lock:
             if self._index is None or not self._dirty:
                 return
             index_file, stamp_file = self._index_paths()
-            self._index.save(index_file)
-            stamp = {"version": self._synced[0], "deletions": self._synced[1], "max_id": self._max_id,
-                     "count": len(self._index), "kind": self._index.kind}
-            tmp = stamp_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps(stamp))
-            tmp.replace(stamp_file)
+            stamp = {"gallery_id": self._meta("gallery_id"), "version": self._synced[0],
+                     "deletions": self._synced[1], "max_id": self._max_id, "count": len(self._index),
+                     "kind": self._index.kind}
+            try:
+                self._index.save(index_file)
+                tmp = stamp_file.with_suffix(".tmp")
+                tmp.write_text(json.dumps(stamp))
+                tmp.replace(stamp_file)
+            except OSError:
+                return  # a read-only folder: the index is a cache, rebuilt next time
             self._dirty = False
 
     # -- export -------------------------------------------------------------------------------
-    def export(self, path: Path) -> dict:
-        """Write `<path>.npz` (ids, embeddings) and `<path>.json` (model, identities, sightings)."""
+    def _export_rows(self) -> tuple[list, np.ndarray]:
         rows = self._db.execute("SELECT id, identity_id, source, camera, frame, time, x0, y0, x1, y1, embedding "
                                 "FROM sightings ORDER BY id").fetchall()
         emb = (np.frombuffer(b"".join(r[10] for r in rows), np.float32).reshape(len(rows), -1)
                if rows else np.zeros((0, self.dim or 0), np.float32))
-        return write_export(Path(path), self.model, self.dim, self.identities(), [r[:10] for r in rows], emb)
+        return [r[:10] for r in rows], emb
 
     def close(self) -> None:
         """Save the index if it changed and close the database."""

@@ -1,20 +1,27 @@
-"""The gallery interface and its value objects; backends implement `GalleryStore`."""
+"""The gallery contract and its value objects.
+
+`GalleryStore` validates and normalises every operation (names, ids, embeddings, exports) and then calls one
+backend method that runs it as one transaction. Backends (SQLite + vector index, PostgreSQL + pgvector)
+implement only those transactions and the reads, so both behave the same on every input, good or bad.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import zipfile
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from reidkit.errors import ReidkitError
+from reidkit.errors import (ConflictError, GalleryError, IdentityNotFoundError, InputError, ModelMismatchError,
+                            NotFoundError)
 
-
-class GalleryError(ReidkitError):
-    """A gallery operation is impossible: unknown identity, model mismatch, locked or corrupt store."""
+MAX_ID = 2**63 - 1  # ids are signed 64-bit integers in both backends
+MAX_NAME = 200
 
 
 @dataclass(frozen=True)
@@ -56,37 +63,110 @@ class Match:
                 "box": list(s.box) if s.box else None, "sighting": s.sighting_id}
 
 
+@dataclass(frozen=True)
+class NewIdentity:
+    """An identity to create in a write batch; sightings refer to it by its position in the batch."""
+
+    name: str
+    metadata: dict = field(default_factory=dict)
+
+
 class GalleryStore(ABC):
     """What every backend offers. Embeddings are unit-norm float32 rows of one model only."""
 
     model: str | None
     dim: int | None
     location: str  # file path or URL, for messages
+    read_only: bool = False
 
+    # -- writes: validated here, one backend transaction each ---------------------------------------
     def add_identity(self, name: str, metadata: dict | None = None) -> int:
         """Create an identity; returns its id."""
-        if not name or not name.strip():
-            raise GalleryError("an identity needs a non-empty name")
-        return self._insert_identity(name.strip(), metadata or {})
+        new = NewIdentity(checked_name(name), checked_metadata(metadata))
+        identity_ids, _ = self._write_batch([new], np.zeros((0, 0), np.float32), "", [], [])
+        return identity_ids[0]
 
     def add_sightings(self, embeddings: np.ndarray, model: str, sightings: list[dict],
                       thumbnails: list[bytes | None] | None = None) -> list[int]:
         """Store embeddings with their metadata (identity_id, source, camera, frame, time, box) in one
-        transaction; returns the new sighting ids."""
+        transaction; returns the new sighting ids.
+
+        A sighting with a source and a box is keyed by (source, frame, box): storing it again (re-indexing the
+        same footage, a retried job) is skipped, so the ids returned are those of the rows actually added.
+        """
         emb = checked_embeddings(embeddings, len(sightings))
         if not len(emb):
             return []
-        return self._insert_sightings(emb, model, sightings, thumbnails or [None] * len(sightings))
+        rows = [checked_sighting(s) for s in sightings]
+        thumbs = list(thumbnails) if thumbnails is not None else [None] * len(rows)
+        if len(thumbs) != len(rows):
+            raise InputError(f"{len(rows)} sightings but {len(thumbs)} thumbnails")
+        _, ids = self._write_batch([], emb, checked_model_name(model), rows, thumbs)
+        return ids
+
+    def add_person(self, name: str, embeddings: np.ndarray, model: str, sightings: list[dict],
+                   thumbnails: list[bytes | None] | None = None, metadata: dict | None = None) -> tuple[int, list[int]]:
+        """Create an identity together with its sightings, in one transaction (all or nothing)."""
+        new = NewIdentity(checked_name(name), checked_metadata(metadata))
+        emb = checked_embeddings(embeddings, len(sightings))
+        if not len(emb):
+            raise InputError("a new identity needs at least one sighting")
+        rows = [dict(checked_sighting({k: v for k, v in s.items() if k != "identity_id"}), new_identity=0)
+                for s in sightings]
+        thumbs = list(thumbnails) if thumbnails is not None else [None] * len(rows)
+        identity_ids, ids = self._write_batch([new], emb, checked_model_name(model), rows, thumbs)
+        return identity_ids[0], ids
+
+    def rename(self, identity_id: int, name: str) -> None:
+        """Change an identity's name."""
+        self._rename(checked_id(identity_id), checked_name(name))
+
+    def merge(self, keep: int, absorb: int) -> None:
+        """Move every sighting of `absorb` to `keep` and delete `absorb`."""
+        keep, absorb = checked_id(keep), checked_id(absorb)
+        if keep == absorb:
+            raise ConflictError("cannot merge an identity with itself")
+        self._merge(keep, absorb)
+
+    def delete_identity(self, identity_id: int) -> int:
+        """Delete an identity and its sightings (from the index too); returns sightings removed."""
+        return self._delete_identity(checked_id(identity_id))
+
+    def import_(self, path: Path) -> dict:
+        """Add an export to this gallery in one transaction (identities get new ids); returns counts.
+
+        The export is read and validated whole first: on any problem nothing is written.
+        """
+        batch = read_export(Path(path))
+        if not batch.sightings and not batch.identities:
+            return {"identities": 0, "sightings": 0}
+        if batch.sightings:
+            self.check_model(batch.model, batch.embeddings.shape[1])
+        identity_ids, sighting_ids = self._write_batch(batch.identities, batch.embeddings, batch.model,
+                                                       batch.sightings, [None] * len(batch.sightings))
+        return {"identities": len(identity_ids), "sightings": len(sighting_ids),
+                "skipped": len(batch.sightings) - len(sighting_ids)}
 
     @abstractmethod
-    def _insert_identity(self, name: str, metadata: dict) -> int:
-        """Backend part of add_identity: one transaction inserting a validated identity."""
+    def _write_batch(self, identities: list[NewIdentity], embeddings: np.ndarray, model: str,
+                     sightings: list[dict], thumbnails: list[bytes | None]) -> tuple[list[int], list[int]]:
+        """One transaction: create `identities`, then add validated sightings (whose `new_identity` is an index
+        into `identities`, or whose `identity_id` must exist); returns (identity ids, added sighting ids).
+        Refuses another model's embeddings inside the transaction."""
 
     @abstractmethod
-    def _insert_sightings(self, embeddings: np.ndarray, model: str, sightings: list[dict],
-                          thumbnails: list[bytes | None]) -> list[int]:
-        """Backend part of add_sightings: validated unit rows; checks the model inside its transaction."""
+    def _rename(self, identity_id: int, name: str) -> None:
+        """One transaction: rename an existing identity (IdentityNotFoundError if unknown)."""
 
+    @abstractmethod
+    def _merge(self, keep: int, absorb: int) -> None:
+        """One transaction: move `absorb`'s sightings to `keep`, delete `absorb`."""
+
+    @abstractmethod
+    def _delete_identity(self, identity_id: int) -> int:
+        """One transaction: delete an identity and its sightings; returns sightings removed."""
+
+    # -- reads -----------------------------------------------------------------------------------
     @abstractmethod
     def search(self, query: np.ndarray, model: str, k: int = 5, camera: str | None = None,
                time_range: tuple[float, float] | None = None, identities_only: bool = False) -> list[Match]:
@@ -97,57 +177,49 @@ class GalleryStore(ABC):
         """Every identity with its sighting count."""
 
     def identity(self, identity_id: int) -> Identity:
-        """One identity; GalleryError if unknown."""
+        """One identity; IdentityNotFoundError if unknown."""
+        identity_id = checked_id(identity_id)
         for ident in self.identities():
             if ident.identity_id == identity_id:
                 return ident
-        raise GalleryError(f"no identity {identity_id} in {redact(self.location)}")
+        raise IdentityNotFoundError(f"no identity {identity_id} in {redact(self.location)}")
 
-    @abstractmethod
     def sightings_of(self, identity_id: int) -> list[Sighting]:
         """The sightings of one identity."""
+        return self._sightings_of(checked_id(identity_id))
+
+    @abstractmethod
+    def _sightings_of(self, identity_id: int) -> list[Sighting]:
+        """The sightings of one existing identity (IdentityNotFoundError if unknown)."""
 
     @abstractmethod
     def count(self) -> int:
         """Number of stored sightings."""
 
-    @abstractmethod
     def thumbnail(self, sighting_id: int) -> bytes | None:
         """The JPEG thumbnail stored with a sighting."""
+        return self._thumbnail(checked_id(sighting_id, "sighting"))
 
     @abstractmethod
-    def rename(self, identity_id: int, name: str) -> None:
-        """Change an identity's name."""
+    def _thumbnail(self, sighting_id: int) -> bytes | None:
+        """The thumbnail of an existing sighting (IdentityNotFoundError if unknown)."""
+
+    def export(self, path: Path, overwrite: bool = False) -> dict:
+        """Write `<path>.npz` (ids, embeddings) and `<path>.json` (model, identities, sightings); returns counts
+        and the two file names."""
+        npz, doc = export_paths(Path(path))
+        for target in (npz, doc):
+            if target.exists() and not overwrite:
+                raise ConflictError(f"{target} exists: choose another name, or overwrite it explicitly")
+        if not npz.parent.is_dir():
+            raise NotFoundError(f"folder {npz.parent} does not exist")
+        rows, embeddings = self._export_rows()
+        counts = write_export(npz, doc, self.model, self.dim, self.identities(), rows, embeddings)
+        return {**counts, "files": [str(npz), str(doc)]}
 
     @abstractmethod
-    def merge(self, keep: int, absorb: int) -> None:
-        """Move every sighting of `absorb` to `keep` and delete `absorb`."""
-
-    @abstractmethod
-    def delete_identity(self, identity_id: int) -> int:
-        """Delete an identity and its sightings (from the index too); returns sightings removed."""
-
-    @abstractmethod
-    def export(self, path: Path) -> dict:
-        """Write NPZ (embeddings) + JSON (identities, sightings) next to `path`; returns counts."""
-
-    def import_(self, path: Path) -> dict:
-        """Add an export to this gallery (identities get new ids); returns counts."""
-        path = Path(path)
-        try:
-            doc = json.loads(path.with_suffix(".json").read_text())
-            data = np.load(path.with_suffix(".npz"))
-        except (OSError, ValueError) as exc:
-            raise GalleryError(f"cannot read export {path}: {exc}") from None
-        if not doc["sightings"]:
-            return {"identities": 0, "sightings": 0}
-        self.check_model(doc["model"], int(doc["dim"]))
-        new_ids = {i["id"]: self.add_identity(i["name"], i.get("metadata")) for i in doc["identities"]}
-        row_of = {int(s): k for k, s in enumerate(data["ids"])}
-        infos = [dict(s, identity_id=new_ids.get(s["identity_id"])) for s in doc["sightings"]]
-        emb = data["embeddings"][[row_of[s["id"]] for s in doc["sightings"]]]
-        self.add_sightings(emb, doc["model"], infos)
-        return {"identities": len(new_ids), "sightings": len(infos)}
+    def _export_rows(self) -> tuple[list, np.ndarray]:
+        """Every sighting as (id, identity_id, source, camera, frame, time, x0, y0, x1, y1), with embeddings."""
 
     @abstractmethod
     def close(self) -> None:
@@ -162,10 +234,110 @@ class GalleryStore(ABC):
     def check_model(self, model: str, dim: int) -> None:
         """Refuse embeddings of another model than the store's (the first one stored fixes it)."""
         if self.model is not None and model != self.model:
-            raise GalleryError(f"this gallery holds {self.model} embeddings; refusing {model} (embeddings of "
-                               "different models are not comparable): use another gallery")
+            raise ModelMismatchError(
+                f"this gallery holds {self.model} embeddings; refusing {model} (embeddings of different models "
+                "are not comparable): use another gallery")
         if self.dim is not None and dim != self.dim:
-            raise GalleryError(f"this gallery holds {self.dim}-d embeddings, got {dim}-d")
+            raise ModelMismatchError(f"this gallery holds {self.dim}-d embeddings, got {dim}-d")
+
+
+# -- validation --------------------------------------------------------------------------------------
+def checked_id(value, what: str = "identity") -> int:
+    """An identity or sighting id as int; ids outside the stored range cannot exist."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{what} id must be a whole number, got {value!r}") from None
+    if isinstance(value, float) and value != number:
+        raise InputError(f"{what} id must be a whole number, got {value!r}")
+    if not 1 <= number <= MAX_ID:
+        raise IdentityNotFoundError(f"no {what} {number}")
+    return number
+
+
+def checked_name(name) -> str:
+    """A non-empty identity name of printable characters, stripped."""
+    if not isinstance(name, str):
+        raise InputError(f"an identity name must be text, got {type(name).__name__}")
+    name = name.strip()
+    if not name:
+        raise InputError("an identity needs a non-empty name")
+    if len(name) > MAX_NAME:
+        raise InputError(f"an identity name is at most {MAX_NAME} characters, got {len(name)}")
+    if any(ord(c) < 32 or c == "\x7f" for c in name):
+        raise InputError("an identity name cannot contain control characters")
+    return name
+
+
+def checked_metadata(metadata) -> dict:
+    """Identity metadata: a JSON-serialisable dict."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise InputError(f"identity metadata must be a mapping, got {type(metadata).__name__}")
+    try:
+        json.dumps(metadata)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"identity metadata must be JSON-serialisable: {exc}") from None
+    return dict(metadata)
+
+
+def checked_model_name(model) -> str:
+    """A model key: non-empty text."""
+    if not isinstance(model, str) or not model.strip():
+        raise InputError("embeddings need the name of the model that made them")
+    return model
+
+
+def checked_embeddings(embeddings: np.ndarray, count: int) -> np.ndarray:
+    """`count` embeddings as contiguous N×D float32 rows; InputError unless finite and unit-norm."""
+    try:
+        emb = np.asarray(embeddings, np.float32)
+        emb = np.ascontiguousarray(emb.reshape(count, -1)) if count else np.zeros((0, 0), np.float32)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"embeddings must be an array of {count} rows: {exc}") from None
+    if len(emb) and (emb.shape[1] == 0 or not np.all(np.isfinite(emb))
+                     or np.any(np.abs(np.linalg.norm(emb, axis=1) - 1) > 1e-3)):
+        raise InputError("embeddings must be finite and L2-normalised")
+    return emb
+
+
+def checked_sighting(info: dict) -> dict:
+    """A sighting dict with checked types: identity_id, source, camera, frame, time, box (x0, y0, x1, y1)."""
+    if not isinstance(info, dict):
+        raise InputError(f"a sighting must be a mapping, got {type(info).__name__}")
+    out = dict(info)
+    if out.get("identity_id") is not None:
+        out["identity_id"] = checked_id(out["identity_id"])
+    for key in ("source", "camera"):
+        if not isinstance(out.get(key, ""), str):
+            raise InputError(f"sighting {key} must be text, got {out[key]!r}")
+    frame = out.get("frame")
+    if frame is not None and (isinstance(frame, bool) or not isinstance(frame, (int, np.integer)) or frame < 0):
+        raise InputError(f"sighting frame must be a non-negative whole number, got {frame!r}")
+    t = out.get("time")
+    if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float, np.floating))
+                          or not np.isfinite(t)):
+        raise InputError(f"sighting time must be a finite number of seconds, got {t!r}")
+    box = out.get("box")
+    if box is not None:
+        try:
+            values = [float(v) for v in box]
+        except (TypeError, ValueError):
+            raise InputError(f"sighting box must be four numbers x0, y0, x1, y1, got {box!r}") from None
+        if len(values) != 4 or not all(np.isfinite(values)):
+            raise InputError(f"sighting box must be four finite numbers x0, y0, x1, y1, got {box!r}")
+        out["box"] = values
+    return out
+
+
+def sighting_key(info: dict) -> str | None:
+    """The natural key of a detected sighting, (source, frame, box); None for enrolment photos (no box)."""
+    if not info.get("source") or info.get("box") is None:
+        return None
+    box = ",".join(f"{v:.1f}" for v in info["box"])
+    frame = "" if info.get("frame") is None else int(info["frame"])
+    return f"{info['source']}|{frame}|{box}"
 
 
 def sighting_from_row(r) -> Sighting:
@@ -189,34 +361,136 @@ def filter_clauses(camera: str | None, time_range: tuple[float, float] | None, i
     return where, args
 
 
-def checked_embeddings(embeddings: np.ndarray, count: int) -> np.ndarray:
-    """`count` embeddings as contiguous N×D float32 rows; GalleryError unless finite and unit-norm."""
-    emb = np.ascontiguousarray(np.asarray(embeddings, np.float32).reshape(count, -1))
-    if len(emb) and (not np.all(np.isfinite(emb)) or np.any(np.abs(np.linalg.norm(emb, axis=1) - 1) > 1e-3)):
-        raise GalleryError("embeddings must be finite and L2-normalised")
-    return emb
-
-
-def sighting_values(info: dict) -> tuple:
-    """(identity_id, source, camera, frame, time, x0, y0, x1, y1) of a sighting dict, as stored."""
+def sighting_values(info: dict, identity_id: int | None) -> tuple:
+    """(identity_id, source, camera, frame, time, x0, y0, x1, y1, key) of a checked sighting, as stored."""
     box = info.get("box") or (None, None, None, None)
-    return (info.get("identity_id"), str(info.get("source", "")), str(info.get("camera", "")), info.get("frame"),
-            info.get("time"), *[None if v is None else float(v) for v in box])
+    frame = info.get("frame")
+    t = info.get("time")
+    return (identity_id, str(info.get("source", "")), str(info.get("camera", "")),
+            None if frame is None else int(frame), None if t is None else float(t),
+            *[None if v is None else float(v) for v in box], sighting_key(info))
 
 
-def write_export(path: Path, model: str | None, dim: int | None, identities: list[Identity], rows: list,
-                 embeddings: np.ndarray) -> dict:
-    """Write `<path>.npz` (ids, embeddings) and `<path>.json` (model, identities, sightings); returns counts.
+def resolve_identity(info: dict, new_ids: list[int]) -> int | None:
+    """The identity id of a batch sighting: a new identity of the batch, an existing one, or none."""
+    if info.get("new_identity") is not None:
+        return new_ids[int(info["new_identity"])]
+    return info.get("identity_id")
+
+
+# -- export / import -----------------------------------------------------------------------------------
+def export_paths(path: Path) -> tuple[Path, Path]:
+    """(`<path>.npz`, `<path>.json`): the suffixes are added, so names with dots (shop.2024-01) stay whole."""
+    path = Path(path)
+    if path.suffix.lower() in (".npz", ".json"):
+        path = path.with_suffix("")
+    if not path.name:
+        raise InputError(f"an export needs a file name, got {str(path)!r}")
+    return Path(f"{path}.npz"), Path(f"{path}.json")
+
+
+def write_export(npz: Path, doc_path: Path, model: str | None, dim: int | None, identities: list[Identity],
+                 rows: list, embeddings: np.ndarray) -> dict:
+    """Write the NPZ (ids, embeddings) and JSON (model, identities, sightings) atomically; returns counts.
 
     `rows` are (id, identity_id, source, camera, frame, time, x0, y0, x1, y1) in the order of `embeddings`.
     """
-    np.savez_compressed(path.with_suffix(".npz"), ids=np.array([r[0] for r in rows], np.int64), embeddings=embeddings)
-    doc = {"model": model, "dim": dim,
+    from reidkit.files import atomic_write
+
+    doc = {"format": "reidkit-gallery-export", "version": 1, "model": model, "dim": dim,
            "identities": [{"id": i.identity_id, "name": i.name, "metadata": i.metadata} for i in identities],
            "sightings": [{"id": r[0], "identity_id": r[1], "source": r[2], "camera": r[3], "frame": r[4],
                           "time": r[5], "box": None if r[6] is None else [r[6], r[7], r[8], r[9]]} for r in rows]}
-    path.with_suffix(".json").write_text(json.dumps(doc, indent=1))
+    with atomic_write(npz, "wb") as fh:
+        np.savez_compressed(fh, ids=np.array([r[0] for r in rows], np.int64), embeddings=embeddings)
+    with atomic_write(doc_path, "w") as fh:
+        fh.write(json.dumps(doc, indent=1))
     return {"identities": len(doc["identities"]), "sightings": len(rows)}
+
+
+@dataclass
+class ExportBatch:
+    """A validated export, ready to be written in one transaction."""
+
+    model: str
+    identities: list[NewIdentity]
+    embeddings: np.ndarray
+    sightings: list[dict]
+
+
+def read_export(path: Path) -> ExportBatch:
+    """Read and validate an export whole (never unpickling anything); InputError naming the first problem."""
+    npz_path, doc_path = export_paths(path)
+    for p in (npz_path, doc_path):
+        if not p.is_file():
+            raise NotFoundError(f"export file not found: {p}")
+    try:
+        doc = json.loads(doc_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"{doc_path} is not a reidkit export (unreadable JSON: {exc})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("identities"), list) \
+            or not isinstance(doc.get("sightings"), list):
+        raise InputError(f"{doc_path} is not a reidkit export (needs identities and sightings lists)")
+    try:
+        with np.load(npz_path, allow_pickle=False) as data:
+            ids, embeddings = np.asarray(data["ids"]), np.asarray(data["embeddings"])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise InputError(f"{npz_path} is not a reidkit export (needs ids and embeddings arrays: {exc})") from None
+    if ids.dtype.kind not in "iu" or ids.ndim != 1:
+        raise InputError(f"{npz_path}: ids must be a 1-d integer array")
+    if embeddings.dtype.kind != "f" or embeddings.ndim != 2 or len(embeddings) != len(ids):
+        raise InputError(f"{npz_path}: embeddings must be a {len(ids)}×D float array, got {embeddings.shape} "
+                         f"{embeddings.dtype}")
+    identities, index_of = _export_identities(doc["identities"], doc_path)
+    sightings, rows = _export_sightings(doc["sightings"], index_of, ids, doc_path)
+    model, dim = doc.get("model"), doc.get("dim")
+    if sightings:
+        if not isinstance(model, str) or not model:
+            raise InputError(f"{doc_path}: the export names no model")
+        if embeddings.shape[1] != dim:
+            raise InputError(f"{doc_path}: declares {dim}-d embeddings, the NPZ holds {embeddings.shape[1]}-d")
+    try:
+        emb = checked_embeddings(embeddings[rows] if rows else embeddings[:0], len(rows))
+    except InputError as exc:
+        raise InputError(f"{npz_path}: {exc}") from None
+    return ExportBatch(model or "", identities, emb, sightings)
+
+
+def _export_identities(items: list, doc_path: Path) -> tuple[list[NewIdentity], dict]:
+    identities, index_of = [], {}
+    for k, item in enumerate(items):
+        if not isinstance(item, dict) or "id" not in item:
+            raise InputError(f"{doc_path}: identity #{k + 1} is not an object with an id")
+        try:
+            identities.append(NewIdentity(checked_name(item.get("name")), checked_metadata(item.get("metadata"))))
+        except InputError as exc:
+            raise InputError(f"{doc_path}: identity #{k + 1}: {exc}") from None
+        if item["id"] in index_of:
+            raise InputError(f"{doc_path}: identity id {item['id']} appears twice")
+        index_of[item["id"]] = k
+    return identities, index_of
+
+
+def _export_sightings(items: list, index_of: dict, ids: np.ndarray, doc_path: Path) -> tuple[list[dict], list[int]]:
+    row_of = {int(s): k for k, s in enumerate(ids)}
+    sightings, rows = [], []
+    for k, item in enumerate(items):
+        where = f"{doc_path}: sighting #{k + 1}"
+        if not isinstance(item, dict) or item.get("id") not in row_of:
+            raise InputError(f"{where} has no embedding in the NPZ")
+        owner = item.get("identity_id")
+        if owner is not None and owner not in index_of:
+            raise InputError(f"{where} points at identity {owner}, which the export does not hold")
+        info = {key: item.get(key) for key in ("source", "camera", "frame", "time", "box")}
+        info = {key: v for key, v in info.items() if v is not None}
+        try:
+            info = checked_sighting(info)
+        except InputError as exc:
+            raise InputError(f"{where}: {exc}") from None
+        info["new_identity"] = None if owner is None else index_of[owner]
+        sightings.append(info)
+        rows.append(row_of[item["id"]])
+    return sightings, rows
 
 
 def redact(location: str | Path) -> str:
@@ -229,12 +503,21 @@ def is_url(location: str | Path) -> bool:
     return str(location).startswith(("postgresql://", "postgres://"))
 
 
-def open_gallery(location: str | Path, **kwargs) -> GalleryStore:
-    """Open a gallery by path (embedded SQLite file) or PostgreSQL URL (server with pgvector)."""
+def open_gallery(location: str | Path, create: bool = True, read_only: bool = False, **kwargs) -> GalleryStore:
+    """Open a gallery by path (embedded SQLite file) or PostgreSQL URL (server with pgvector).
+
+    `create=False` refuses a location that holds no gallery yet (GalleryNotFoundError) instead of making one;
+    `read_only=True` opens it for reading only (writes raise GalleryReadOnlyError).
+    """
+    if not str(location).strip():
+        raise InputError("a gallery location (file or postgresql:// URL) is needed")
     if is_url(location):
         from reidkit.gallery.postgres import PostgresGallery
 
-        return PostgresGallery(str(location), **kwargs)
+        return PostgresGallery(str(location), create=create, read_only=read_only, **kwargs)
     from reidkit.gallery.sqlite import SqliteGallery
 
-    return SqliteGallery(Path(location), **kwargs)
+    return SqliteGallery(Path(os.fspath(location)), create=create, read_only=read_only, **kwargs)
+
+
+__all__ = ["GalleryError", "GalleryStore", "Identity", "Match", "NewIdentity", "Sighting", "open_gallery"]

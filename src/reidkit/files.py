@@ -1,0 +1,71 @@
+"""Output files: atomic writes (temp file + rename) and checked output locations, with clear errors."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from reidkit.errors import ConflictError, InputError, NotFoundError
+
+
+@contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
+    """Write a file through a temporary file in the same folder, renamed over `path` only on success.
+
+    A crash or an error mid-write leaves the previous file (or none) in place, never half a file.
+    """
+    path = Path(path)
+    check_output_file(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def check_output_file(path: Path, suffixes: Sequence[str] = ()) -> Path:
+    """`path` as a file to write: its folder exists, it is not a folder, its suffix is one of `suffixes`."""
+    path = Path(path)
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise InputError(f"{path}: the output must end in {' or '.join(suffixes)}")
+    if path.is_dir():
+        raise ConflictError(f"{path} is a folder; give a file name")
+    if not path.parent.is_dir():
+        raise NotFoundError(f"folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK):
+        raise InputError(f"folder {path.parent} is not writable")
+    return path
+
+
+def prepare_output_file(path: Path, suffixes: Sequence[str] = ()) -> Path:
+    """Like check_output_file, creating missing parent folders first (outputs the user named)."""
+    path = Path(path)
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise InputError(f"{path}: the output must end in {' or '.join(suffixes)}")
+    make_dir(path.parent)
+    return check_output_file(path, suffixes)
+
+
+def make_dir(path: Path) -> Path:
+    """Create an output folder (and its parents); ConflictError when a file is in the way."""
+    path = Path(path)
+    for part in (path, *path.parents):
+        if part.exists() and not part.is_dir():
+            raise ConflictError(f"{part} exists and is not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create folder {path}: {exc.strerror or exc}") from None
+    return path
