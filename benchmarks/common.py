@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 os.environ.setdefault("REIDKIT_MODELS", str(SHARED / "models"))
 

@@ -44,8 +44,10 @@ def compare(name, dist, q_pids, g_pids, q_cams, g_cams, tr_rank) -> tuple[float,
     n = min(len(cmc), len(ours.cmc))
     d_cmc = float(np.abs(cmc[:n] - ours.cmc[:n]).max())
     d_map = abs(float(mAP) - ours.mAP)
-    print(f"{name:38s} rank-1 {ours.rank(1):.4f} vs {cmc[0]:.4f}  mAP {ours.mAP:.4f} vs {mAP:.4f}  "
-          f"max|ΔCMC| {d_cmc:.1e}  |ΔmAP| {d_map:.1e}  (torchreid {t_theirs:.2f}s)")
+    print(
+        f"{name:38s} rank-1 {ours.rank(1):.4f} vs {cmc[0]:.4f}  mAP {ours.mAP:.4f} vs {mAP:.4f}  "
+        f"max|ΔCMC| {d_cmc:.1e}  |ΔmAP| {d_map:.1e}  (torchreid {t_theirs:.2f}s)"
+    )
     return d_cmc, d_map
 
 
@@ -56,7 +58,13 @@ def main() -> None:
     rng = np.random.default_rng(0)
     for nq, ng, nids in [(50, 300, 20), (200, 1000, 100), (500, 3000, 300)]:
         dist = rng.random((nq, ng))
-        case = (dist, rng.integers(0, nids, nq), rng.integers(0, nids, ng), rng.integers(0, 6, nq), rng.integers(0, 6, ng))
+        case = (
+            dist,
+            rng.integers(0, nids, nq),
+            rng.integers(0, nids, ng),
+            rng.integers(0, 6, nq),
+            rng.integers(0, 6, ng),
+        )
         worst.append(compare(f"random {nq}x{ng}", *case, tr_rank))
 
     from reidkit.data.market import read_split
@@ -71,8 +79,17 @@ def main() -> None:
     ours_rr = re_ranking(qg, qq, gg)
     theirs_rr = tr_rerank.re_ranking(qg, qq, gg, k1=20, k2=6, lambda_value=0.3)
     print(f"re-ranking distance max|Δ| {np.abs(ours_rr - theirs_rr).max():.1e}")
-    worst.append(compare("PKU-Reid-dev 0287 re-ranked (theirs)", theirs_rr.astype(np.float64), q.pids, g.pids,
-                         q.camids, g.camids, tr_rank))
+    worst.append(
+        compare(
+            "PKU-Reid-dev 0287 re-ranked (theirs)",
+            theirs_rr.astype(np.float64),
+            q.pids,
+            g.pids,
+            q.camids,
+            g.camids,
+            tr_rank,
+        )
+    )
     print(f"\nlargest differences: CMC {max(w[0] for w in worst):.1e}, mAP {max(w[1] for w in worst):.1e}")
 
 

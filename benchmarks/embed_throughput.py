@@ -72,8 +72,10 @@ def main() -> None:
         for prec in store.local_precisions(spec):
             emb = Embedder(spec.name, prec, batch_size=args.batch)
             ours = max(ours_throughput(emb, crops) for _ in range(args.repeats))
-            raw = max(raw_throughput(emb.resolved.path, spec.input.height, spec.input.width, len(crops), args.batch)
-                      for _ in range(args.repeats))
+            raw = max(
+                raw_throughput(emb.resolved.path, spec.input.height, spec.input.width, len(crops), args.batch)
+                for _ in range(args.repeats)
+            )
             print(f"{spec.name:40s} {prec:9s} {ours:14.1f} {raw:10.1f} {ours / raw:6.2f}", flush=True)
 
 

@@ -39,8 +39,11 @@ def main() -> None:
     print(f"machine: {machine()}\n")
     faces = data_root() / "faces"
     sets = ["CroppedYale-dev", "att_faces", "yalefaces"]
-    print("| pipeline | " + " | ".join(f"{s} AUC | TAR@1e-2 | TAR@1e-3" for s in sets)
-          + " | deepface-pairs AUC | acc (p>0.5) |")
+    print(
+        "| pipeline | "
+        + " | ".join(f"{s} AUC | TAR@1e-2 | TAR@1e-3" for s in sets)
+        + " | deepface-pairs AUC | acc (p>0.5) |"
+    )
     print("|---|" + "---|---|---|" * len(sets) + "---|---|")
     for label, kwargs in VARIANTS:
         start = time.perf_counter()

@@ -24,12 +24,18 @@ from reidkit.train.loop import train  # noqa: E402
 
 MODELS = SHARED / "models"
 START_POINTS = {  # label -> (TrainConfig overrides, the CLI flags that say the same)
-    "OMZ 0267 (ONNX) fine-tuned": (dict(init=str(MODELS / "onnx/person-reidentification-retail-0267.onnx")),
-                                   "--init $REIDKIT_MODELS/onnx/person-reidentification-retail-0267.onnx"),
-    "OSNet x0.25 MSMT17 fine-tuned": (dict(backbone="osnet_x0_25", weights=str(MODELS / "osnet/osnet_x0_25_msmt17.pth")),
-                                      "--backbone osnet_x0_25 --pretrained $REIDKIT_MODELS/osnet/osnet_x0_25_msmt17.pth"),
-    "OSNet x0.25 Market-1501 fine-tuned": (dict(backbone="osnet_x0_25", weights=str(MODELS / "osnet/osnet_x0_25_market1501.pth")),
-                                           "--backbone osnet_x0_25 --pretrained $REIDKIT_MODELS/osnet/osnet_x0_25_market1501.pth"),
+    "OMZ 0267 (ONNX) fine-tuned": (
+        dict(init=str(MODELS / "onnx/person-reidentification-retail-0267.onnx")),
+        "--init $REIDKIT_MODELS/onnx/person-reidentification-retail-0267.onnx",
+    ),
+    "OSNet x0.25 MSMT17 fine-tuned": (
+        dict(backbone="osnet_x0_25", weights=str(MODELS / "osnet/osnet_x0_25_msmt17.pth")),
+        "--backbone osnet_x0_25 --pretrained $REIDKIT_MODELS/osnet/osnet_x0_25_msmt17.pth",
+    ),
+    "OSNet x0.25 Market-1501 fine-tuned": (
+        dict(backbone="osnet_x0_25", weights=str(MODELS / "osnet/osnet_x0_25_market1501.pth")),
+        "--backbone osnet_x0_25 --pretrained $REIDKIT_MODELS/osnet/osnet_x0_25_market1501.pth",
+    ),
     "compact CNN from scratch": (dict(backbone="compact"), "--backbone compact"),
     "compact CNN from scratch, 30 epochs": (dict(backbone="compact", epochs=30), "--backbone compact --epochs 30"),
 }
@@ -71,8 +77,11 @@ def main() -> None:
                 before, after = rows[0], rows[-1]
                 name = "PKU-Reid-dev" if key == "pku" else "PETS09-reid"
                 command = f"`reidkit train --data {name} --out RUN {flags} --seed {seed}`"
-                print(f"| {name} | {label} | {seed} | {before['rank1']:.3f} | {before['mAP']:.3f} | "
-                      f"{after['rank1']:.3f} | {after['mAP']:.3f} | {wall:.0f} s | {command} |", flush=True)
+                print(
+                    f"| {name} | {label} | {seed} | {before['rank1']:.3f} | {before['mAP']:.3f} | "
+                    f"{after['rank1']:.3f} | {after['mAP']:.3f} | {wall:.0f} s | {command} |",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

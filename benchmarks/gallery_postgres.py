@@ -37,12 +37,16 @@ def main() -> None:
         import pgserver
 
         url = pgserver.get_server(tempfile.mkdtemp(), cleanup_mode="delete").get_uri()
-    print(f"machine: {machine()}\n{args.n:,} vectors of {args.dim} dims, PostgreSQL + pgvector "
-          f"(HNSW m=16, ef_construction=200)\n")
+    print(
+        f"machine: {machine()}\n{args.n:,} vectors of {args.dim} dims, PostgreSQL + pgvector "
+        f"(HNSW m=16, ef_construction=200)\n"
+    )
     rng = np.random.default_rng(0)
     exact = PostgresGallery(url, index="exact")
     hnsw = PostgresGallery(url, index="hnsw", build_memory=args.build_memory)
-    version = exact._db.execute("SELECT version(), (SELECT extversion FROM pg_extension WHERE extname='vector')").fetchone()
+    version = exact._db.execute(
+        "SELECT version(), (SELECT extversion FROM pg_extension WHERE extname='vector')"
+    ).fetchone()
     print(f"server: {version[0].split(' on ')[0]}, pgvector {version[1]}")
     centres = unit_rows(rng, max(1, args.n // 10), args.dim)
     batch = 5_000
@@ -63,10 +67,16 @@ def main() -> None:
     for ef in args.ef:
         hnsw.ef_search = ef
         lat_hnsw = latencies(lambda q: hnsw.search(q, "random", 10), queries)
-        recall = np.mean([len({m.sighting.sighting_id for m in hnsw.search(q, "random", 10)} & t) / 10
-                          for q, t in zip(queries, truth)])
-        print(f"HNSW ef_search {ef}: p50 {np.percentile(lat_hnsw, 50):.2f} ms, p99 {np.percentile(lat_hnsw, 99):.2f} ms, "
-              f"recall@10 {recall:.3f} vs exact")
+        recall = np.mean(
+            [
+                len({m.sighting.sighting_id for m in hnsw.search(q, "random", 10)} & t) / 10
+                for q, t in zip(queries, truth)
+            ]
+        )
+        print(
+            f"HNSW ef_search {ef}: p50 {np.percentile(lat_hnsw, 50):.2f} ms, p99 {np.percentile(lat_hnsw, 99):.2f} ms, "
+            f"recall@10 {recall:.3f} vs exact"
+        )
     exact.close()
     hnsw.close()
 

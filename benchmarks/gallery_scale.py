@@ -95,8 +95,9 @@ def main() -> None:
     truth = [store._index.search(q, 10)[1] for q in queries]
     truth_random = [store._index.search(q, 10)[1] for q in random_queries]
 
-    vectors = np.frombuffer(b"".join(r[0] for r in store._db.execute("SELECT embedding FROM sightings ORDER BY id")),
-                            np.float32).reshape(-1, args.dim)
+    vectors = np.frombuffer(
+        b"".join(r[0] for r in store._db.execute("SELECT embedding FROM sightings ORDER BY id")), np.float32
+    ).reshape(-1, args.dim)
     ids = np.arange(1, len(vectors) + 1, dtype=np.int64)
     start = time.perf_counter()
     hnsw = VectorIndex(args.dim, "hnsw", hnsw_m=args.m, ef_construction=args.ef_construction)
@@ -107,21 +108,28 @@ def main() -> None:
         hnsw.set_ef_search(ef)
         lat = latencies(lambda q: hnsw.search(q, 10), queries)
         recall = np.mean([len(set(hnsw.search(q, 10)[1]) & set(t)) / 10 for q, t in zip(queries, truth)])
-        recall_r = np.mean([len(set(hnsw.search(q, 10)[1]) & set(t)) / 10 for q, t in zip(random_queries, truth_random)])
-        print(f"HNSW efSearch {ef}: p50 {np.percentile(lat, 50):.2f} ms, p99 {np.percentile(lat, 99):.2f} ms, "
-              f"recall@10 {recall:.3f} (pure random queries: {recall_r:.3f})")
+        recall_r = np.mean(
+            [len(set(hnsw.search(q, 10)[1]) & set(t)) / 10 for q, t in zip(random_queries, truth_random)]
+        )
+        print(
+            f"HNSW efSearch {ef}: p50 {np.percentile(lat, 50):.2f} ms, p99 {np.percentile(lat, 99):.2f} ms, "
+            f"recall@10 {recall:.3f} (pure random queries: {recall_r:.3f})"
+        )
 
     gal_vec = emb.embed([str(p) for p in gal.paths])
-    ids_real = store.add_sightings(gal_vec, "random", [{"camera": f"c{c}", "source": str(p)}
-                                                       for p, c in zip(gal.paths, gal.camids)])
+    ids_real = store.add_sightings(
+        gal_vec, "random", [{"camera": f"c{c}", "source": str(p)} for p, c in zip(gal.paths, gal.camids)]
+    )
     pid_of = dict(zip(ids_real, gal.pids))
     q_vec = emb.embed([str(p) for p in qry.paths])
     hits = 0
     for v, pid in zip(q_vec, qry.pids):
         top = store.search(v, "random", k=1)[0]
         hits += pid_of.get(top.sighting.sighting_id) == pid
-    print(f"real-embedding check: {hits}/{len(qry)} PKU-Reid-dev queries find their identity at rank 1 among "
-          f"{store.count():,} stored vectors (plain rank-1 on the same gallery alone: 0.62 with cross-camera rules)")
+    print(
+        f"real-embedding check: {hits}/{len(qry)} PKU-Reid-dev queries find their identity at rank 1 among "
+        f"{store.count():,} stored vectors (plain rank-1 on the same gallery alone: 0.62 with cross-camera rules)"
+    )
     store.close()
 
 

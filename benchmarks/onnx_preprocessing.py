@@ -11,7 +11,6 @@ import argparse
 import sys
 from pathlib import Path
 
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import SHARED, data_root, machine  # noqa: E402
 
@@ -46,8 +45,9 @@ def main() -> None:
         spec = InputSpec(names=(probe.io.input_name,), height=256, width=128, **kw)
         engine = Engine(Path(args.model), spec, batch_size=8)
         vectors = l2_normalize(engine.infer(fit_batch(crops, spec.width, spec.height, spec.color)))
-        result = evaluate_rank(cosine_distance(vectors[q], vectors[g]), images.pids[q], images.pids[g],
-                               images.camids[q], images.camids[g])
+        result = evaluate_rank(
+            cosine_distance(vectors[q], vectors[g]), images.pids[q], images.pids[g], images.camids[q], images.camids[g]
+        )
         print(f"| {label} | {result.rank(1):.3f} | {result.mAP:.3f} |")
 
 

@@ -29,10 +29,16 @@ from reidkit.models.store import ModelStore  # noqa: E402
 from reidkit.preprocess import l2_normalize  # noqa: E402
 
 PETS_RECIPE = MotRecipe(stride=5, min_height=32, segments=2, block_frames=100, train_ids=0.3, scale=0.625)
-PETS_COMMAND = ("reidkit data from-mot $REIDKIT_DATA/PETS09-S2L1/vtest.mp4 $REIDKIT_DATA/PETS09-S2L1/gt/gt.txt "
-                "-o PETS09-reid --scale 0.625 --stride 5 --min-height 32 --segments 2 --block-frames 100 --train-ids 0.3")
-ENSEMBLE_MEMBERS = ["person-reidentification-retail-0277", "person-reidentification-retail-0286",
-                    "person-reidentification-retail-0287", "person-reidentification-retail-0267"]
+PETS_COMMAND = (
+    "reidkit data from-mot $REIDKIT_DATA/PETS09-S2L1/vtest.mp4 $REIDKIT_DATA/PETS09-S2L1/gt/gt.txt "
+    "-o PETS09-reid --scale 0.625 --stride 5 --min-height 32 --segments 2 --block-frames 100 --train-ids 0.3"
+)
+ENSEMBLE_MEMBERS = [
+    "person-reidentification-retail-0277",
+    "person-reidentification-retail-0286",
+    "person-reidentification-retail-0287",
+    "person-reidentification-retail-0267",
+]
 
 
 def short(name: str) -> str:
@@ -62,7 +68,9 @@ def main() -> None:
             emb = Embedder(name, prec, flip=flip)
             for ds, (q, g) in splits.items():
                 embeddings[(name, prec, flip, ds)] = {
-                    "q": emb.embed([str(p) for p in q.paths]), "g": emb.embed([str(p) for p in g.paths])}
+                    "q": emb.embed([str(p) for p in q.paths]),
+                    "g": emb.embed([str(p) for p in g.paths]),
+                }
 
     def score(qv, gv, ds, rerank):
         q, g = splits[ds]
@@ -77,11 +85,17 @@ def main() -> None:
     rows = []
     for name, prec in configs:
         for flip, rerank in itertools.product((False, True), (False, True)):
-            res = {ds: score(embeddings[(name, prec, flip, ds)]["q"], embeddings[(name, prec, flip, ds)]["g"], ds, rerank)
-                   for ds in sets}
+            res = {
+                ds: score(embeddings[(name, prec, flip, ds)]["q"], embeddings[(name, prec, flip, ds)]["g"], ds, rerank)
+                for ds in sets
+            }
             rows.append((name, prec, flip, rerank, res))
-            print(f"| {short(name)} | {prec} | {'yes' if flip else ''} | {'yes' if rerank else ''} | "
-                  + " | ".join(f"{res[ds].rank(1):.3f} | {res[ds].mAP:.3f}" for ds in sets) + " |", flush=True)
+            print(
+                f"| {short(name)} | {prec} | {'yes' if flip else ''} | {'yes' if rerank else ''} | "
+                + " | ".join(f"{res[ds].rank(1):.3f} | {res[ds].mAP:.3f}" for ds in sets)
+                + " |",
+                flush=True,
+            )
     # ensembles of the strongest models at their best precision held, every combination of 2+ members
     best_prec = {n: next(p for m, p in configs if m == n) for n in ENSEMBLE_MEMBERS if any(m == n for m, _ in configs)}
     members = list(best_prec)
@@ -95,9 +109,13 @@ def main() -> None:
                     res[ds] = score(qv, gv, ds, rerank)
                 label = "+".join(short(m) for m in combo)
                 rows.append((label, "+".join(best_prec[m] for m in combo), flip, rerank, res))
-                print(f"| {label} | {'+'.join(best_prec[m] for m in combo)} | {'yes' if flip else ''} | "
-                      f"{'yes' if rerank else ''} | "
-                      + " | ".join(f"{res[ds].rank(1):.3f} | {res[ds].mAP:.3f}" for ds in sets) + " |", flush=True)
+                print(
+                    f"| {label} | {'+'.join(best_prec[m] for m in combo)} | {'yes' if flip else ''} | "
+                    f"{'yes' if rerank else ''} | "
+                    + " | ".join(f"{res[ds].rank(1):.3f} | {res[ds].mAP:.3f}" for ds in sets)
+                    + " |",
+                    flush=True,
+                )
     print(f"\n{len(rows)} configurations in {time.perf_counter() - start:.0f} s")
     print(f"PETS09-reid: {PETS_COMMAND}")
     print("row command: reidkit eval reid --data DIR --model A[,B...] [--precision P] [--flip] [--rerank]")

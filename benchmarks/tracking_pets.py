@@ -29,14 +29,21 @@ from reidkit.preprocess import crop  # noqa: E402
 from reidkit.track import Tracker  # noqa: E402
 from reidkit.video import read_frames  # noqa: E402
 
-DETECTORS = ["person-detection-retail-0013", "person-detection-0200", "person-detection-0201",
-             "person-detection-0202", "pedestrian-detection-adas-0002"]
+DETECTORS = [
+    "person-detection-retail-0013",
+    "person-detection-0200",
+    "person-detection-0201",
+    "person-detection-0202",
+    "pedestrian-detection-adas-0002",
+]
 KEYS = ("MOTA", "IDF1", "HOTA", "IDSW", "FP", "FN", "pred_ids")
 
 
 def row(label: str, m: dict, extra: str = "") -> str:
-    return (f"| {label} | {m['MOTA']:.3f} | {m['IDF1']:.3f} | {m['HOTA']:.3f} | {m['IDSW']} | {m['FP']} | "
-            f"{m['FN']} | {m['pred_ids']} | {extra} |")
+    return (
+        f"| {label} | {m['MOTA']:.3f} | {m['IDF1']:.3f} | {m['HOTA']:.3f} | {m['IDSW']} | {m['FP']} | "
+        f"{m['FN']} | {m['pred_ids']} | {extra} |"
+    )
 
 
 def track_cached(dets: list[Detections], emb: list | None, fps: float, pipeline: Pipeline | None = None) -> np.ndarray:
@@ -85,8 +92,12 @@ def main() -> None:
     for threshold in (0.5, 0.9, 0.95, 0.97, 0.99):
         p = Pipeline(PipelineConfig(reid_threshold=threshold))
         note = "default" if threshold == base.reid_threshold else ""
-        print(row(f"(b) full pipeline, reid threshold {threshold}", mot_metrics(gt, track_cached(dets, emb, fps, p)), note),
-              flush=True)
+        print(
+            row(
+                f"(b) full pipeline, reid threshold {threshold}", mot_metrics(gt, track_cached(dets, emb, fps, p)), note
+            ),
+            flush=True,
+        )
     public = np.loadtxt(seq / "det/det.txt", delimiter=",")
     pub_dets = []
     for index in range(len(frames)):
@@ -95,7 +106,12 @@ def main() -> None:
         pub_dets.append(Detections(xyxy.astype(np.float32), d[:, 6].astype(np.float32), np.ones(len(d), np.int64)))
     print(row("(c) MOT15 public detections (DPM), motion only", mot_metrics(gt, track_cached(pub_dets, None, fps))))
     pub_emb = [pipe.embed(f, d) for f, d in zip(frames, pub_dets)]
-    print(row("(c) MOT15 public detections, full pipeline", mot_metrics(gt, track_cached(pub_dets, pub_emb, fps, Pipeline()))))
+    print(
+        row(
+            "(c) MOT15 public detections, full pipeline",
+            mot_metrics(gt, track_cached(pub_dets, pub_emb, fps, Pipeline())),
+        )
+    )
     print("reference (../shared/README.md): SORT on det.txt, motmetrics: IDF1 0.35, MOTA 0.62, 103 ID switches")
 
     print("\n### 3. Speed: end-to-end vs compute-bound ceiling\n")
@@ -108,7 +124,9 @@ def main() -> None:
         start = time.perf_counter()
         dets = [p.detect(f) for f in decoded]
         t_det = time.perf_counter() - start
-        crops = [[crop(f, b) for b in d.xyxy[d.confidence >= p.config.tracker.high_thresh]] for f, d in zip(decoded, dets)]
+        crops = [
+            [crop(f, b) for b in d.xyxy[d.confidence >= p.config.tracker.high_thresh]] for f, d in zip(decoded, dets)
+        ]
         start = time.perf_counter()
         for c in crops:
             if c:
@@ -119,8 +137,10 @@ def main() -> None:
             summary = run_videos([video], tmp, PipelineConfig(), write_video=False, progress=False)
         e2e = summary["sources"][0]["fps"]
         per_frame = np.mean([len(c) for c in crops])
-        print(f"| {video.name} | {len(decoded)} | {e2e:.1f} | {ceiling:.1f} | {e2e / ceiling:.2f} | {per_frame:.1f} |",
-              flush=True)
+        print(
+            f"| {video.name} | {len(decoded)} | {e2e:.1f} | {ceiling:.1f} | {e2e / ceiling:.2f} | {per_frame:.1f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
+import uuid
 from pathlib import Path
 
 import pytest
@@ -57,3 +60,33 @@ def reid(models_root: Path):
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Never touch the user's real cache from tests."""
     monkeypatch.setenv("REIDKIT_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(scope="session")
+def pg_url(tmp_path_factory):
+    """A real PostgreSQL 16 server with pgvector (the pgserver wheel), on a Unix socket, for the session."""
+    pgserver = pytest.importorskip("pgserver", reason="pgserver (test extra) provides the PostgreSQL + pgvector server")
+    pytest.importorskip("psycopg")
+    server = pgserver.get_server(str(tmp_path_factory.mktemp("pg")), cleanup_mode="stop")
+    yield server.get_uri()
+    server.cleanup()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def new_gallery(request, tmp_path):
+    """A factory of fresh gallery locations: a file, or a new database on the PostgreSQL server."""
+    counter = itertools.count()
+    if request.param == "sqlite":
+        return lambda: str(tmp_path / f"g{next(counter)}.db")
+    admin = request.getfixturevalue("pg_url")
+    return lambda: pg_database(admin)
+
+
+def pg_database(admin: str) -> str:
+    """A new, empty database on the test server; its URL."""
+    import psycopg
+
+    name = f"g_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as con:
+        con.execute(f"CREATE DATABASE {name}")
+    return re.sub(r"/postgres(\?|$)", rf"/{name}\1", admin)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reidkit.errors import DownloadError, ModelNotFoundError
-from reidkit.models.catalog import Calibration, TASKS, get_spec, list_specs, load_catalog, write_calibration
+from reidkit.models.catalog import TASKS, Calibration, get_spec, list_specs, load_catalog, write_calibration
 from reidkit.models.store import ModelStore, sha256_file
 
 

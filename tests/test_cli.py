@@ -16,7 +16,9 @@ def run(capsys, *args):
 
 def test_embed_writes_npy(capsys, tmp_path, market_pair):
     out = tmp_path / "e.npy"
-    code, text, _ = run(capsys, "embed", *map(str, market_pair), "-o", str(out), "--model", "person-reidentification-retail-0288")
+    code, text, _ = run(
+        capsys, "embed", *map(str, market_pair), "-o", str(out), "--model", "person-reidentification-retail-0288"
+    )
     assert code == 0 and "2 embeddings of size 256" in text
     arr = np.load(out)
     assert arr.shape == (2, 256)
@@ -60,8 +62,15 @@ def test_calibrate_from_pairs_csv(capsys, tmp_path, pku):
     result = json.loads(text)
     assert code == 0 and result["positives"] == 12 and result["negatives"] == 10
     assert result["scale"] > 0
-    code, text, _ = run(capsys, "verify", str(q / f"{pids[0]}_c1s1_000001_00.png"),
-                        str(q / f"{pids[0]}_c2s1_000001_00.png"), "--calibration", str(out), "--json")
+    code, text, _ = run(
+        capsys,
+        "verify",
+        str(q / f"{pids[0]}_c1s1_000001_00.png"),
+        str(q / f"{pids[0]}_c2s1_000001_00.png"),
+        "--calibration",
+        str(out),
+        "--json",
+    )
     assert code == 0 and json.loads(text)["probability"] > 0.5
 
 
@@ -87,8 +96,13 @@ def test_user_errors_are_one_line_exit_2(capsys, tmp_path, market_pair, models_r
     badmodel = tmp_path / "bad.xml"
     badmodel.write_text("<net>")
     badmodel.with_suffix(".bin").write_bytes(b"")
-    subs = {"corrupt": corrupt, "empty": empty, "a": market_pair[0], "badmodel": badmodel,
-            "missing_dir": tmp_path / "nowhere"}
+    subs = {
+        "corrupt": corrupt,
+        "empty": empty,
+        "a": market_pair[0],
+        "badmodel": badmodel,
+        "missing_dir": tmp_path / "nowhere",
+    }
     argv = [a.format(**subs) for a in args]
     code, _, err = run(capsys, *argv)
     assert code == 2

@@ -3,19 +3,22 @@
 import numpy as np
 import pytest
 
-from reidkit.detect import Detector, nms, parse_ssd, Detections
+from reidkit.detect import Detections, Detector, nms, parse_ssd
 from reidkit.errors import ImageError
 from reidkit.video import VideoError, read_frames
 
 
 def test_parse_ssd_scales_filters_and_clips():
-    rows = np.array([
-        [0, 1, 0.9, 0.1, 0.2, 0.3, 0.6],
-        [0, 1, 0.3, 0.1, 0.2, 0.3, 0.6],    # below threshold
-        [-1, 0, 0.0, 0, 0, 0, 0],           # padding row
-        [0, 1, 0.8, -0.1, 0.5, 1.2, 0.5],   # zero height after clipping
-        [0, 1, 0.7, 0.5, 0.5, 1.2, 1.0],    # clipped at the border
-    ], np.float32)
+    rows = np.array(
+        [
+            [0, 1, 0.9, 0.1, 0.2, 0.3, 0.6],
+            [0, 1, 0.3, 0.1, 0.2, 0.3, 0.6],  # below threshold
+            [-1, 0, 0.0, 0, 0, 0, 0],  # padding row
+            [0, 1, 0.8, -0.1, 0.5, 1.2, 0.5],  # zero height after clipping
+            [0, 1, 0.7, 0.5, 0.5, 1.2, 1.0],  # clipped at the border
+        ],
+        np.float32,
+    )
     d = parse_ssd(rows.reshape(1, 1, -1, 7), width=200, height=100, threshold=0.5)
     assert len(d) == 2
     assert np.allclose(d.xyxy[0], [20, 20, 60, 60])
@@ -24,8 +27,11 @@ def test_parse_ssd_scales_filters_and_clips():
 
 
 def test_nms_keeps_the_best_of_overlapping_boxes():
-    d = Detections(np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], np.float32),
-                   np.array([0.6, 0.9, 0.5], np.float32), np.zeros(3, np.int64))
+    d = Detections(
+        np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], np.float32),
+        np.array([0.6, 0.9, 0.5], np.float32),
+        np.zeros(3, np.int64),
+    )
     kept = nms(d, 0.5)
     assert len(kept) == 2 and 0.9 in kept.confidence and 0.6 not in kept.confidence
 

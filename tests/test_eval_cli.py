@@ -30,8 +30,20 @@ def test_eval_reid_writes_report_and_figures(capsys, pku, tmp_path):
 
 
 def test_eval_reid_ensemble_rerank_flip(capsys, pku, tmp_path):
-    code, text, _ = run(capsys, "eval", "reid", "--data", pku, "-o", tmp_path, "--json", "--flip", "--rerank",
-                        "--model", "person-reidentification-retail-0277,person-reidentification-retail-0287")
+    code, text, _ = run(
+        capsys,
+        "eval",
+        "reid",
+        "--data",
+        pku,
+        "-o",
+        tmp_path,
+        "--json",
+        "--flip",
+        "--rerank",
+        "--model",
+        "person-reidentification-retail-0277,person-reidentification-retail-0287",
+    )
     report = json.loads(text)
     assert code == 0 and report["model"].count("+") == 1 and report["flip"] and report["rerank"]
     assert report["mAP"] > 0.6

@@ -5,10 +5,11 @@ import json
 import cv2
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reidkit.cli.main import main
-from reidkit.errors import ImageError
+from reidkit.errors import ImageError, ReidkitError
 from reidkit.faces import REFERENCE_POINTS, FaceReId, align, alignment_matrix, umeyama
 from reidkit.faces.align import apply_transform
 from reidkit.faces.photometric import auto_gamma, normalise
@@ -147,7 +148,7 @@ def test_auto_gamma_brightens_only_dark_images():
     bright = np.full((10, 10, 3), 200, np.uint8)
     assert auto_gamma(dark).mean() == pytest.approx(128, abs=2)
     assert np.array_equal(auto_gamma(bright), bright)
-    with pytest.raises(ValueError, match="unknown"):
+    with pytest.raises(ReidkitError, match="unknown"):
         normalise(dark, "sepia")
 
 

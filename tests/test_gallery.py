@@ -1,10 +1,7 @@
 """Gallery store, workflows, CLI, REST service, browser page, durability and concurrency — on real crops."""
 
-import itertools
 import json
 import os
-import re
-import uuid
 import signal
 import sqlite3
 import subprocess
@@ -16,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import pg_database
 
 from reidkit.cli.main import main
 from reidkit.data.market import read_split
@@ -23,36 +21,6 @@ from reidkit.errors import ReidkitError
 from reidkit.gallery import GalleryError, open_gallery
 from reidkit.gallery.ops import enroll, index_paths, search_image
 from reidkit.gallery.store import is_url
-
-
-@pytest.fixture(scope="session")
-def pg_url(tmp_path_factory):
-    """A real PostgreSQL 16 server with pgvector (the pgserver wheel), on a Unix socket, for the session."""
-    pgserver = pytest.importorskip("pgserver", reason="pgserver (test extra) provides the PostgreSQL + pgvector server")
-    pytest.importorskip("psycopg")
-    server = pgserver.get_server(str(tmp_path_factory.mktemp("pg")), cleanup_mode="stop")
-    yield server.get_uri()
-    server.cleanup()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def new_gallery(request, tmp_path):
-    """A factory of fresh gallery locations: a file, or a new database on the PostgreSQL server."""
-    counter = itertools.count()
-    if request.param == "sqlite":
-        return lambda: str(tmp_path / f"g{next(counter)}.db")
-    admin = request.getfixturevalue("pg_url")
-    return lambda: _pg_database(admin)
-
-
-def _pg_database(admin: str) -> str:
-    """A new, empty database on the test server; its URL."""
-    import psycopg
-
-    name = f"g_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin, autocommit=True) as con:
-        con.execute(f"CREATE DATABASE {name}")
-    return re.sub(r"/postgres(\?|$)", rf"/{name}\1", admin)
 
 
 @pytest.fixture(scope="module")
@@ -150,8 +118,9 @@ def test_index_video_then_where_else(new_gallery, embedder, data_root):
 
     video = data_root / "PETS09-S2L1/vtest.mp4"
     with open_gallery(new_gallery()) as store:
-        summary = index_paths(store, embedder, Detector("person-detection-retail-0013"), [video], stride=100,
-                              progress=False)
+        summary = index_paths(
+            store, embedder, Detector("person-detection-retail-0013"), [video], stride=100, progress=False
+        )
         assert summary["sightings"] > 20 and summary["frames"] == 8
         # the ground-truth crop of the tallest person of frame index 300 leads back to that frame, at that place
         gt = np.loadtxt(data_root / "PETS09-S2L1/gt/gt.txt", delimiter=",")
@@ -159,7 +128,7 @@ def test_index_video_then_where_else(new_gallery, embedder, data_root):
         row = rows[np.argmax(rows[:, 5])]
         frame = next(f for i, f in read_frames(video) if i == 300)
         x, y, w, h = row[2:6] * 0.625
-        crop = frame[int(y):int(y + h), int(x):int(x + w)]
+        crop = frame[int(y) : int(y + h), int(x) : int(x + w)]
         hits = [m.as_dict() for m in search_image(store, embedder, crop, k=5)]
         assert all(h["source"] == str(video) for h in hits)
         at_300 = [h for h in hits if h["frame"] == 300]
@@ -180,8 +149,10 @@ def test_gallery_cli(new_gallery, capsys, pku_sets, models_root):
     assert json.loads(capsys.readouterr().out)["sightings"] == 2
     assert main(base + ["delete", "7"]) == 2
     assert "no identity 7" in capsys.readouterr().err
-    assert main(["gallery", "--db", db, "--model", "person-reidentification-retail-0287", "search",
-                 str(query.paths[2])]) == 2
+    assert (
+        main(["gallery", "--db", db, "--model", "person-reidentification-retail-0287", "search", str(query.paths[2])])
+        == 2
+    )
     assert "refusing" in capsys.readouterr().err
 
 
@@ -349,9 +320,18 @@ def test_web_page_in_headless_chromium(new_gallery, tmp_path, pku_sets, models_r
     shot = tmp_path / "page.png"
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=chromium, args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run"])
+            browser = pw.chromium.launch(
+                executable_path=chromium,
+                args=[
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--no-first-run",
+                ],
+            )
             page = browser.new_page()
             page.goto(url)
             page.wait_for_selector("#identities tbody tr")
@@ -396,8 +376,24 @@ def test_vector_index_exact_and_hnsw(tmp_path):
 def test_video_pipeline_writes_linked_sightings(new_gallery, tmp_path, capsys, data_root, models_root):
     video = data_root / "PETS09-S2L1/vtest.mp4"
     db = new_gallery()
-    assert main(["track", str(video), "-o", str(tmp_path / "out"), "--max-frames", "40", "--no-video",
-                 "--gallery", str(db), "--gallery-stride", "10"]) == 0
+    assert (
+        main(
+            [
+                "track",
+                str(video),
+                "-o",
+                str(tmp_path / "out"),
+                "--max-frames",
+                "40",
+                "--no-video",
+                "--gallery",
+                str(db),
+                "--gallery-stride",
+                "10",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     with open_gallery(db) as store:
         people = store.identities()
@@ -411,13 +407,24 @@ def test_video_pipeline_writes_linked_sightings(new_gallery, tmp_path, capsys, d
         row = tracks[(tracks[:, 0] == s.frame + 1) & (tracks[:, 1] == global_id)][0]
         assert np.allclose(s.box[:2], row[2:4], atol=0.2)
     # where else did person-<id> appear: its own crop finds its own sightings first
-    assert main(["gallery", "--db", str(db), "search", str(data_root / "market1501-samples/query/0001_c1s1_001051_00.jpg"),
-                 "--json"]) == 0
+    assert (
+        main(
+            [
+                "gallery",
+                "--db",
+                str(db),
+                "search",
+                str(data_root / "market1501-samples/query/0001_c1s1_001051_00.jpg"),
+                "--json",
+            ]
+        )
+        == 0
+    )
     assert len(json.loads(capsys.readouterr().out)["matches"]) == 5
 
 
 def test_postgres_hnsw_search_uses_the_index_and_follows_deletes(pg_url):
-    loc = _pg_database(pg_url)
+    loc = pg_database(pg_url)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2000, 32)).astype(np.float32)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
@@ -430,8 +437,13 @@ def test_postgres_hnsw_search_uses_the_index_and_follows_deletes(pg_url):
         assert len({h.sighting.sighting_id for h in hits} & {ids[i] for i in exact}) >= 9  # recall@10
         with store._db.transaction():
             store._db.execute("SET LOCAL enable_seqscan = off")
-            plan = " ".join(r[0] for r in store._db.execute(
-                "EXPLAIN SELECT id FROM sightings ORDER BY embedding <#> %s::vector LIMIT 5", ("[" + ",".join(["0"] * 32) + "]",)))
+            plan = " ".join(
+                r[0]
+                for r in store._db.execute(
+                    "EXPLAIN SELECT id FROM sightings ORDER BY embedding <#> %s::vector LIMIT 5",
+                    ("[" + ",".join(["0"] * 32) + "]",),
+                )
+            )
         assert "sightings_hnsw" in plan
         store.delete_identity(ident)
         assert ids[1234] not in {h.sighting.sighting_id for h in store.search(x[1234], "m", k=10)}

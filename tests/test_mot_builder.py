@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from reidkit.data.market import read_split
-from reidkit.data.mot import MotRecipe, build_from_mot, choose_queries, plan_crops, pseudo_cameras, read_mot_gt, split_train_ids
+from reidkit.data.mot import (
+    MotRecipe,
+    build_from_mot,
+    choose_queries,
+    plan_crops,
+    pseudo_cameras,
+    read_mot_gt,
+    split_train_ids,
+)
 from reidkit.errors import DatasetError
 
 PETS_RECIPE = MotRecipe(stride=5, min_height=32, segments=2, block_frames=100, train_ids=0.3, scale=0.625)

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from reidkit.errors import ImageError
 from reidkit.preprocess import clip_box, crop, fit_batch, l2_normalize, to_bgr, to_tensor
@@ -58,8 +59,12 @@ def test_zero_area_box_is_rejected():
 
 
 @given(
-    st.floats(-50, 150), st.floats(-50, 150), st.floats(1, 100), st.floats(1, 100),
-    st.integers(1, 120), st.integers(1, 120),
+    st.floats(-50, 150),
+    st.floats(-50, 150),
+    st.floats(1, 100),
+    st.floats(1, 100),
+    st.integers(1, 120),
+    st.integers(1, 120),
 )
 def test_clip_box_stays_inside(x, y, w, h, width, height):
     try:

@@ -134,20 +134,37 @@ def test_pipeline_on_first_100_pets_frames(data_root, tmp_path, capsys, models_r
     assert pred[:, 2].min() > -20 and (pred[:, 2] + pred[:, 4]).max() < 500  # in the video's pixels
     m = mot_metrics(gt, pred)
     assert m["IDF1"] > 0.7 and m["MOTA"] > 0.6
-    code = main(["eval", "mot", "--pred", str(results), "--gt", str(seq / "gt/gt.txt"), "--gt-scale", "0.625", "--json"])
+    code = main(
+        ["eval", "mot", "--pred", str(results), "--gt", str(seq / "gt/gt.txt"), "--gt-scale", "0.625", "--json"]
+    )
     assert code == 0 and json.loads(capsys.readouterr().out)["frames"] >= 100
 
 
 def test_two_cameras_share_global_ids(data_root, tmp_path, capsys, models_root):
     video = data_root / "PETS09-S2L1/vtest.mp4"
-    code = main(["track", str(video), str(video), "-o", str(tmp_path), "--max-frames", "30", "--no-video",
-                 "--camera", "north", "--camera", "south", "--json"])
+    code = main(
+        [
+            "track",
+            str(video),
+            str(video),
+            "-o",
+            str(tmp_path),
+            "--max-frames",
+            "30",
+            "--no-video",
+            "--camera",
+            "north",
+            "--camera",
+            "south",
+            "--json",
+        ]
+    )
     assert code == 0
     north = np.loadtxt(tmp_path / "north.txt", delimiter=",")
     south = np.loadtxt(tmp_path / "south.txt", delimiter=",")
     # the same footage seen by a second camera: the same people get the same global ids
     assert len(set(north[:, 1]) & set(south[:, 1])) >= 0.7 * len(set(north[:, 1]))
-    events = [json.loads(l) for l in (tmp_path / "events.jsonl").read_text().splitlines()]
+    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
     assert any(e["event"] == "reidentified" and e["camera"] == "south" and e["last_camera"] == "north" for e in events)
 
 

@@ -122,7 +122,9 @@ def test_timm_backbone_by_name_with_local_weights(monkeypatch: pytest.MonkeyPatc
         calls.update(name=name, pretrained=pretrained, num_classes=num_classes)
         return Tiny()
 
-    monkeypatch.setitem(sys.modules, "timm", types.SimpleNamespace(create_model=create_model, list_models=lambda: ["tiny"]))
+    monkeypatch.setitem(
+        sys.modules, "timm", types.SimpleNamespace(create_model=create_model, list_models=lambda: ["tiny"])
+    )
     weights = tmp_path / "w.pth"
     reference = Tiny()
     torch.save(reference.state_dict(), weights)
@@ -206,7 +208,9 @@ def test_smoke_train_writes_checkpoint_metrics_and_plot(smoke_run: Path) -> None
     assert json.loads((smoke_run / "config.json").read_text())["batch_size"] == 8
 
 
-def test_resume_continues_exactly_where_a_straight_run_would_be(tiny_pku: Path, models_root: Path, tmp_path: Path) -> None:
+def test_resume_continues_exactly_where_a_straight_run_would_be(
+    tiny_pku: Path, models_root: Path, tmp_path: Path
+) -> None:
     weights = str(models_root / "osnet/osnet_x0_25_msmt17.pth")
     straight = train(_config(tiny_pku, tmp_path / "a", weights=weights, epochs=2), progress=False, log=lambda _m: None)
 
@@ -215,7 +219,11 @@ def test_resume_continues_exactly_where_a_straight_run_would_be(tiny_pku: Path, 
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train(_config(tiny_pku, tmp_path / "b", weights=weights, epochs=2), progress=False, log=interrupt_after_first_epoch)
+        train(
+            _config(tiny_pku, tmp_path / "b", weights=weights, epochs=2),
+            progress=False,
+            log=interrupt_after_first_epoch,
+        )
     resumed = train(_config(tiny_pku, tmp_path / "b", epochs=2), resume=True, progress=False, log=lambda _m: None)
     assert [r["epoch"] for r in resumed.rows] == [0, 1, 2]
     assert resumed.rows[2]["loss"] == pytest.approx(straight.rows[2]["loss"], rel=1e-4)
@@ -232,7 +240,9 @@ def test_export_onnx_and_openvino_reload_through_the_embedder(smoke_run: Path, c
 
     net, _, _ = load_run(smoke_run)
     with torch.no_grad():
-        reference = ExportWrapper(net)(torch.from_numpy(np.stack(crops).transpose(0, 3, 1, 2).astype(np.float32))).numpy()
+        reference = ExportWrapper(net)(
+            torch.from_numpy(np.stack(crops).transpose(0, 3, 1, 2).astype(np.float32))
+        ).numpy()
     for fmt in ("onnx", "openvino"):
         result = export_run(smoke_run, fmt, output=tmp_path / ("m.onnx" if fmt == "onnx" else "m.xml"))
         assert result.min_cosine > 0.999
@@ -260,8 +270,26 @@ def test_cli_export_and_evaluate_the_exported_model(smoke_run: Path, tiny_pku: P
 
 
 def test_cli_train_json(tiny_pku: Path, tmp_path: Path, capsys) -> None:
-    code = main(["train", "--data", str(tiny_pku), "--out", str(tmp_path / "run"), "--backbone", "compact",
-                 "--epochs", "1", "--batch-size", "8", "--workers", "0", "--device", "cpu", "--json"])
+    code = main(
+        [
+            "train",
+            "--data",
+            str(tiny_pku),
+            "--out",
+            str(tmp_path / "run"),
+            "--backbone",
+            "compact",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--workers",
+            "0",
+            "--device",
+            "cpu",
+            "--json",
+        ]
+    )
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     assert [r["epoch"] for r in summary["epochs"]] == [0, 1]
@@ -294,8 +322,11 @@ def test_corrupt_training_image_is_named(tmp_path: Path, tiny_pku: Path) -> None
     (root / "bounding_box_train" / "0002_c1s1_999999_00.png").write_bytes(b"not a png")
     for workers in (0, 1):  # in the main process, and from a loader worker process: one line either way
         with pytest.raises(DatasetError, match="0002_c1s1_999999_00.png") as caught:
-            train(_config(root, tmp_path / f"o{workers}", backbone="compact", workers=workers), progress=False,
-                  log=lambda _m: None)
+            train(
+                _config(root, tmp_path / f"o{workers}", backbone="compact", workers=workers),
+                progress=False,
+                log=lambda _m: None,
+            )
         assert "\n" not in str(caught.value) and "Traceback" not in str(caught.value)
 
 
@@ -346,8 +377,16 @@ def test_onnx_module_exports_with_a_dynamic_batch(models_root: Path, tmp_path: P
     module = OnnxModule(models_root / ONNX_0267).eval()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(module, (torch.zeros(2, 3, 256, 128),), str(tmp_path / "m.onnx"), input_names=["x"],
-                          output_names=["y"], dynamic_axes={"x": {0: "n"}}, opset_version=17, dynamo=False)
+        torch.onnx.export(
+            module,
+            (torch.zeros(2, 3, 256, 128),),
+            str(tmp_path / "m.onnx"),
+            input_names=["x"],
+            output_names=["y"],
+            dynamic_axes={"x": {0: "n"}},
+            opset_version=17,
+            dynamo=False,
+        )
     x = np.random.default_rng(0).normal(size=(5, 3, 256, 128)).astype(np.float32)
     compiled = ov.Core().compile_model(str(tmp_path / "m.onnx"), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
     with torch.no_grad():
@@ -365,6 +404,8 @@ def test_train_without_torch_says_how_to_install(monkeypatch: pytest.MonkeyPatch
 
 
 def test_eval_every_zero_trains_without_scoring(tiny_pku: Path, tmp_path: Path) -> None:
-    rows = train(_config(tiny_pku, tmp_path / "r", backbone="compact", eval_every=0), progress=False, log=lambda _m: None).rows
+    rows = train(
+        _config(tiny_pku, tmp_path / "r", backbone="compact", eval_every=0), progress=False, log=lambda _m: None
+    ).rows
     assert [r["epoch"] for r in rows] == [1] and "rank1" not in rows[0]
     assert (tmp_path / "r" / "metrics.png").is_file()

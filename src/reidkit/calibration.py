@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
+from reidkit.calibration_math import CalibrationReport, calibrate, label_pairs
 from reidkit.data.market import read_split
 from reidkit.embed import Embedder
 from reidkit.errors import CalibrationError
-from reidkit.models.catalog import Calibration, format_calibration
-from reidkit.verify import CalibrationReport, calibrate, label_pairs
+from reidkit.models.catalog import Calibration
 
 TRUE_WORDS = {"1", "true", "yes", "same", "y", "t"}
 FALSE_WORDS = {"0", "false", "no", "different", "n", "f"}
@@ -68,20 +68,31 @@ def read_pairs_csv(path: Path) -> list[tuple[Path, Path, bool]]:
     if not path.is_file():
         raise CalibrationError(f"pairs file not found: {path}")
     rows: list[tuple[Path, Path, bool]] = []
-    with open(path, newline="", encoding="utf-8") as fh:
-        for lineno, row in enumerate(csv.reader(fh), start=1):
-            if not row or all(not c.strip() for c in row):
-                continue
-            if len(row) < 3:
-                raise CalibrationError(f"{path}:{lineno}: expected image_a,image_b,label")
-            label = row[2].strip().lower()
-            a, b = (Path(c.strip()) for c in row[:2])
-            a, b = (p if p.is_absolute() else path.parent / p for p in (a, b))
-            if lineno == 1 and (label not in TRUE_WORDS | FALSE_WORDS or not (a.exists() or b.exists())):
-                continue  # a header row
-            if label not in TRUE_WORDS | FALSE_WORDS:
-                raise CalibrationError(f"{path}:{lineno}: label {row[2]!r} is not same/different")
-            rows.append((a, b, label in TRUE_WORDS))
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise CalibrationError(f"{path} is not a text CSV file (not UTF-8)") from None
+    except OSError as exc:
+        raise CalibrationError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if "\x00" in text:
+        raise CalibrationError(f"{path} is not a text CSV file (binary content)")
+    try:
+        parsed = list(enumerate(csv.reader(text.splitlines()), start=1))
+    except csv.Error as exc:
+        raise CalibrationError(f"{path} is not a valid CSV file: {exc}") from None
+    for lineno, row in parsed:
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(row) < 3:
+            raise CalibrationError(f"{path}:{lineno}: expected image_a,image_b,label")
+        label = row[2].strip().lower()
+        a, b = (Path(c.strip()) for c in row[:2])
+        a, b = (p if p.is_absolute() else path.parent / p for p in (a, b))
+        if lineno == 1 and (label not in TRUE_WORDS | FALSE_WORDS or not (a.exists() or b.exists())):
+            continue  # a header row
+        if label not in TRUE_WORDS | FALSE_WORDS:
+            raise CalibrationError(f"{path}:{lineno}: label {row[2]!r} is not same/different")
+        rows.append((a, b, label in TRUE_WORDS))
     if not rows:
         raise CalibrationError(f"{path}: no labelled pairs")
     return rows
@@ -94,13 +105,27 @@ def calibrate_from_pairs(embedder: Embedder, path: Path) -> CalibrationReport:
 
 
 def save_calibration(path: Path, name: str, cal: Calibration) -> None:
-    """Write (or add to) a calibration TOML file readable by `read_calibration_file`."""
-    path = Path(path)
-    header = f'[models."{name}"]'
-    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-    if header in lines:
-        k = lines.index(header)
-        del lines[k : k + 2]
-    lines += [header, format_calibration(cal)]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    """Write (or add to) a calibration TOML file readable by `read_calibration_file`, atomically.
+
+    Other models' calibrations in the file are kept; a file that is not TOML is refused, never overwritten.
+    """
+    import tomlkit
+
+    from reidkit.files import atomic_write, prepare_output_file
+
+    path = prepare_output_file(Path(path))
+    doc = tomlkit.document()
+    if path.exists():
+        try:
+            doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, tomlkit.exceptions.TOMLKitError) as exc:
+            raise CalibrationError(
+                f"{path} exists and is not a TOML calibration file ({exc}); choose another file"
+            ) from None
+    models = doc.setdefault("models", tomlkit.table(is_super_table=True))
+    entry = tomlkit.table()
+    entry["calibration"] = tomlkit.inline_table()
+    entry["calibration"].update({"scale": round(cal.scale, 6), "bias": round(cal.bias, 6), "source": cal.source})
+    models[name] = entry
+    with atomic_write(path, "w") as fh:
+        fh.write(tomlkit.dumps(doc))

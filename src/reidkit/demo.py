@@ -6,7 +6,6 @@ import os
 import sys
 from pathlib import Path
 
-
 from reidkit.errors import ReidkitError
 from reidkit.models.store import default_cache_dir, download
 
@@ -36,8 +35,10 @@ def verify_pairs(root: Path) -> None:
     from reidkit.verify import ReId
 
     reid = ReId()
-    print(f"\n== pair verification with {reid.embedder.name} {reid.embedder.precision} "
-          f"(p=0.5 at cosine {reid.threshold:.3f}) ==")
+    print(
+        f"\n== pair verification with {reid.embedder.name} {reid.embedder.precision} "
+        f"(p=0.5 at cosine {reid.threshold:.3f}) =="
+    )
     q = root / "PKU-Reid-dev/query"
     pairs = []
     if q.is_dir():
@@ -58,8 +59,10 @@ def verify_pairs(root: Path) -> None:
         verdict = "same" if p > 0.5 else "different"
         ok = (p > 0.5) == same
         right += ok
-        print(f"  {a.parent.parent.name}/{a.name} vs {b.name}: p={p:.3f} -> {verdict:9s} "
-              f"({'correct' if ok else 'WRONG'}; truth: {'same' if same else 'different'})")
+        print(
+            f"  {a.parent.parent.name}/{a.name} vs {b.name}: p={p:.3f} -> {verdict:9s} "
+            f"({'correct' if ok else 'WRONG'}; truth: {'same' if same else 'different'})"
+        )
     print(f"  {right}/{len(pairs)} verdicts correct")
 
 
@@ -77,8 +80,10 @@ def video_tracking(video: Path, out_dir: Path = Path("demo-output")) -> None:
         if event["event"] in ("first_seen", "reidentified"):
             extra = f" (p={event['probability']:.2f})" if event["event"] == "reidentified" else ""
             print(f"  {event['time_s']:6.1f} s  person {event['id']}: {event['event'].replace('_', ' ')}{extra}")
-    print(f"  {summary['identities']} people; {source['frames']} frames at {source['fps']:.1f} frames/s; "
-          f"annotated video {out_dir / (source['camera'] + '.mp4')}, tracks {source['results']}")
+    print(
+        f"  {summary['identities']} people; {source['frames']} frames at {source['fps']:.1f} frames/s; "
+        f"annotated video {out_dir / (source['camera'] + '.mp4')}, tracks {source['results']}"
+    )
 
 
 def verify_faces(root: Path) -> None:
@@ -115,13 +120,18 @@ def fine_tune(root: Path, out_dir: Path = Path("demo-output")) -> None:
     run = out_dir / "finetune-0267"
     shutil.rmtree(run, ignore_errors=True)
     print(f"\n== fine-tuning {init.name} for 1 epoch on {data.name}'s 20 training ids -> {run}/ ==")
-    rows = train(TrainConfig(data=str(data), out=str(run), init=str(init), epochs=1), progress=False,
-                 log=lambda m: print(f"  {m}")).rows
+    rows = train(
+        TrainConfig(data=str(data), out=str(run), init=str(init), epochs=1),
+        progress=False,
+        log=lambda m: print(f"  {m}"),
+    ).rows
     exported = export_run(run, "openvino")
     score = evaluate_reid(data, [str(exported.path)]).result
-    print(f"  exported {exported.path} (cosine to PyTorch {exported.min_cosine:.4f}); through OpenVINO on the "
-          f"24 unseen test ids: rank-1 {rows[0]['rank1']:.3f} -> {score.rank(1):.3f}, "
-          f"mAP {rows[0]['mAP']:.3f} -> {score.mAP:.3f}")
+    print(
+        f"  exported {exported.path} (cosine to PyTorch {exported.min_cosine:.4f}); through OpenVINO on the "
+        f"24 unseen test ids: rank-1 {rows[0]['rank1']:.3f} -> {score.rank(1):.3f}, "
+        f"mAP {rows[0]['mAP']:.3f} -> {score.mAP:.3f}"
+    )
 
 
 def main() -> int:

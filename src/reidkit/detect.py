@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from reidkit.models.catalog import model_or_default
 from reidkit.models.store import ModelStore
 from reidkit.preprocess import fit_batch, to_bgr
 from reidkit.runtime import Engine
 
-DEFAULT_PERSON_DETECTOR = "person-detection-retail-0013"
 DETECTION_TASKS = ("person-detect", "face-detect")
 
 
@@ -59,14 +59,14 @@ class Detector:
 
     def __init__(
         self,
-        model: str | os.PathLike = DEFAULT_PERSON_DETECTOR,
+        model: str | os.PathLike | None = None,
         precision: str | None = None,
         device: str = "CPU",
         confidence: float = 0.5,
         nms_iou: float | None = 0.5,
         store: ModelStore | None = None,
     ) -> None:
-        resolved = (store or ModelStore()).resolve(model, precision)
+        resolved = (store or ModelStore()).resolve(model_or_default(model, "person-detect"), precision)
         self.name = resolved.name
         self.engine = Engine.for_model(resolved, DETECTION_TASKS, "a detector", device)
         self.confidence = confidence

@@ -8,12 +8,11 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from reidkit.images import ImageLike, as_image, as_list
-from reidkit.models.catalog import ModelSpec
+from reidkit.models.catalog import ModelSpec, model_or_default
 from reidkit.models.store import ModelStore, ResolvedModel
 from reidkit.preprocess import fit_batch, l2_normalize
 from reidkit.runtime import Engine
 
-DEFAULT_PERSON_MODEL = "person-reidentification-retail-0287"
 EMBEDDING_TASKS = ("person-reid", "face-reid")
 
 
@@ -22,7 +21,7 @@ class Embedder:
 
     def __init__(
         self,
-        model: str | os.PathLike = DEFAULT_PERSON_MODEL,
+        model: str | os.PathLike | None = None,
         precision: str | None = None,
         device: str = "CPU",
         *,
@@ -33,9 +32,12 @@ class Embedder:
         inference_precision: str | None = None,
     ) -> None:
         self.store = store or ModelStore()
+        if path is None:
+            model = model_or_default(model, "person-reid")
         self.resolved: ResolvedModel = self.store.resolve(path if path is not None else model, precision)
-        self.engine = Engine.for_model(self.resolved, EMBEDDING_TASKS, "an embedding model", device, batch_size,
-                                       inference_precision)
+        self.engine = Engine.for_model(
+            self.resolved, EMBEDDING_TASKS, "an embedding model", device, batch_size, inference_precision
+        )
         self.flip = flip
 
     @property

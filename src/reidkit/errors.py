@@ -101,8 +101,14 @@ class ModelMismatchError(ConflictError, GalleryError):
 
 def http_status(exc: ReidkitError) -> int:
     """The HTTP status of an error, by its family."""
-    for cls, status in ((NotFoundError, 404), (BusyError, 503), (ConflictError, 409), (ReadOnlyError, 403),
-                        (InputError, 400), (ConfigError, 400)):
+    for cls, status in (
+        (NotFoundError, 404),
+        (BusyError, 503),
+        (ConflictError, 409),
+        (ReadOnlyError, 403),
+        (InputError, 400),
+        (ConfigError, 400),
+    ):
         if isinstance(exc, cls):
             return status
     return 400

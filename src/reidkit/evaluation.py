@@ -79,12 +79,14 @@ def evaluate_reid(
     if rerank:
         dist = re_ranking(dist, cosine_distance(q, q), cosine_distance(g, g), k1, k2, lambda_value)
     result = evaluate_rank(dist, query.pids, gallery.pids, query.camids, gallery.camids)
-    return ReidEvaluation(result, query, gallery, dist, ens.name, ens.precision, rerank, flip,
-                          time.perf_counter() - start)
+    return ReidEvaluation(
+        result, query, gallery, dist, ens.name, ens.precision, rerank, flip, time.perf_counter() - start
+    )
 
 
-def pair_report(similarity: np.ndarray, same: np.ndarray, folds: np.ndarray | None = None,
-                calibration=None) -> dict[str, float]:
+def pair_report(
+    similarity: np.ndarray, same: np.ndarray, folds: np.ndarray | None = None, calibration=None
+) -> dict[str, float]:
     """Pairwise accuracy (k-fold thresholds), ROC AUC, TAR@FAR, and the calibrated decision's accuracy."""
     similarity, same = np.asarray(similarity, np.float64), np.asarray(same, bool)
     if folds is None:
@@ -107,8 +109,14 @@ def pair_report(similarity: np.ndarray, same: np.ndarray, folds: np.ndarray | No
     return report
 
 
-def evaluate_pairs(data: str | Path, models: Sequence[str], precision: str | None = None, flip: bool = False,
-                   cross_camera: bool = True, device: str = "CPU") -> dict[str, float]:
+def evaluate_pairs(
+    data: str | Path,
+    models: Sequence[str],
+    precision: str | None = None,
+    flip: bool = False,
+    cross_camera: bool = True,
+    device: str = "CPU",
+) -> dict[str, float]:
     """Pairwise verification over every pair of a Market folder's test images (query ∪ gallery)."""
     query, gallery = read_split(data, "query"), read_split(data, "bounding_box_test")
     paths = [str(p) for p in query.paths + gallery.paths]
@@ -116,8 +124,9 @@ def evaluate_pairs(data: str | Path, models: Sequence[str], precision: str | Non
     cams = np.concatenate([query.camids, gallery.camids])
     keep = pids > 0  # distractors have no pairs
     ens = Ensemble(models, precision, flip, device)
-    sims, same = labelled_pair_similarities(ens.embed, [p for p, k in zip(paths, keep) if k], pids[keep],
-                                            cams[keep], cross_camera)
+    sims, same = labelled_pair_similarities(
+        ens.embed, [p for p, k in zip(paths, keep) if k], pids[keep], cams[keep], cross_camera
+    )
     calibration = ens.members[0].spec.calibration if len(ens.members) == 1 and ens.members[0].spec else None
     report = pair_report(sims, same, calibration=calibration)
     report.update(model=ens.name, precision=ens.precision)

@@ -26,6 +26,7 @@ from reidkit.preprocess import to_bgr  # noqa: E402
 ImageLike = Union[str, os.PathLike, np.ndarray]
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")  # what dataset folders and frame folders hold
 STILL_SUFFIXES = (*IMAGE_SUFFIXES, ".pgm", ".ppm", ".pbm", ".webp", ".gif", ".tif", ".tiff")  # any still image
+WRITE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")  # what `faces align -o` can write
 MIN_SIDE = 8  # pixels: smaller images cannot hold a recognisable person or face
 
 
@@ -56,7 +57,7 @@ def _declared_size(b: memoryview) -> tuple[int, int] | None:
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return struct.unpack(">II", b[16:24])
     if head[:6] in (b"GIF87a", b"GIF89a"):
-        return struct.unpack("<HH", b[6:10])
+        return _gif_size(b)
     if head.startswith(b"BM"):
         w, h = struct.unpack("<ii", b[18:26])
         return abs(w), abs(h)
@@ -87,11 +88,28 @@ def _jpeg_size(b: memoryview) -> tuple[int, int] | None:
         if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7 or marker == 0xFF:
             i += 1 if marker == 0xFF else 2
             continue
-        length = struct.unpack(">H", b[i + 2:i + 4])[0]
+        length = struct.unpack(">H", b[i + 2 : i + 4])[0]
         if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            h, w = struct.unpack(">HH", b[i + 5:i + 9])
+            h, w = struct.unpack(">HH", b[i + 5 : i + 9])
             return w, h
         i += 2 + length
+    return None
+
+
+def _gif_size(b: memoryview) -> tuple[int, int] | None:
+    """The first frame's size from its image descriptor (the screen size alone proves nothing)."""
+    flags = b[10]
+    i = 13 + (3 * 2 ** ((flags & 7) + 1) if flags & 0x80 else 0)
+    while i < len(b):
+        if b[i] == 0x2C:
+            w, h = struct.unpack("<HH", b[i + 5 : i + 9])
+            return w, h
+        if b[i] != 0x21:
+            return None
+        i += 2
+        while b[i]:  # extension sub-blocks
+            i += b[i] + 1
+        i += 1
     return None
 
 
@@ -111,13 +129,13 @@ def _webp_size(b: memoryview) -> tuple[int, int] | None:
 def _tiff_size(b: memoryview) -> tuple[int, int] | None:
     order = "<" if bytes(b[:2]) == b"II" else ">"
     offset = struct.unpack(order + "I", b[4:8])[0]
-    count = struct.unpack(order + "H", b[offset:offset + 2])[0]
+    count = struct.unpack(order + "H", b[offset : offset + 2])[0]
     size = {}
     for k in range(count):
         entry = offset + 2 + 12 * k
-        tag, kind = struct.unpack(order + "HH", b[entry:entry + 4])
+        tag, kind = struct.unpack(order + "HH", b[entry : entry + 4])
         if tag in (256, 257):
-            value = struct.unpack(order + ("H" if kind == 3 else "I"), b[entry + 8:entry + (10 if kind == 3 else 12)])
+            value = struct.unpack(order + ("H" if kind == 3 else "I"), b[entry + 8 : entry + (10 if kind == 3 else 12)])
             size[tag] = value[0]
     return (size[256], size[257]) if len(size) == 2 else None
 
@@ -130,8 +148,10 @@ def check_declared_size(data: bytes, what: str) -> None:
     w, h = size
     limit = max_pixels()
     if w * h > limit:
-        raise ImageError(f"{what}: declares {w}×{h} pixels ({w * h / 1e6:.0f} MP), over the limit of "
-                         f"{limit / 1e6:.0f} MP (set REIDKIT_MAX_PIXELS to allow more)")
+        raise ImageError(
+            f"{what}: declares {w}×{h} pixels ({w * h / 1e6:.0f} MP), over the limit of "
+            f"{limit / 1e6:.0f} MP (set REIDKIT_MAX_PIXELS to allow more)"
+        )
 
 
 def normalise_pixels(image: np.ndarray, what: str) -> np.ndarray:
@@ -144,8 +164,10 @@ def normalise_pixels(image: np.ndarray, what: str) -> np.ndarray:
         raise ImageError(f"{what}: unsupported pixel type {image.dtype}")
     bgr = to_bgr(image, "bgr", what=what)
     if min(bgr.shape[:2]) < MIN_SIDE:
-        raise ImageError(f"{what}: the image is {bgr.shape[1]}×{bgr.shape[0]} pixels, too small to hold a person "
-                         f"or a face (at least {MIN_SIDE}×{MIN_SIDE})")
+        raise ImageError(
+            f"{what}: the image is {bgr.shape[1]}×{bgr.shape[0]} pixels, too small to hold a person "
+            f"or a face (at least {MIN_SIDE}×{MIN_SIDE})"
+        )
     return bgr
 
 
@@ -159,7 +181,7 @@ def decode_image(data: bytes, what: str = "image") -> np.ndarray:
     except cv2.error as exc:
         raise ImageError(f"{what}: cannot decode image: {str(exc).strip().splitlines()[-1]}") from None
     if image is None:
-        raise ImageError(f"{what}: cannot decode image (corrupt or unsupported format)")
+        raise ImageError(f"{what}: not a decodable image (corrupt, or not JPEG, PNG, BMP, WebP, TIFF or PNM)")
     return normalise_pixels(image, what)
 
 
@@ -185,7 +207,7 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     if image is None:
         image = _decode_with_videocapture(p)
     if image is None:
-        raise ImageError(f"cannot decode image (corrupt or unsupported format): {p}")
+        raise ImageError(f"cannot decode image (corrupt or unsupported format; not a decodable image): {p}")
     return normalise_pixels(image, what)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from reidkit.detect import Detections, Detector
-from reidkit.embed import DEFAULT_PERSON_MODEL, Embedder
+from reidkit.embed import Embedder
 from reidkit.preprocess import crop
 from reidkit.track.identities import IdentityGallery
 from reidkit.track.tracker import Tracker, TrackerConfig, TrackState
@@ -28,15 +28,15 @@ from reidkit.verify import UNCALIBRATED
 class PipelineConfig:
     """What the pipeline runs and how it decides (see docs/tracking.md)."""
 
-    detector: str = "person-detection-0202"   # chosen by IDF1 on PETS09 (docs/benchmarks.md)
+    detector: str | None = None  # the catalog's person-detect default
     detector_precision: str | None = None
-    reid: str = DEFAULT_PERSON_MODEL
+    reid: str | None = None  # the catalog's person-reid default
     reid_precision: str | None = None
     use_reid: bool = True
     device: str = "CPU"
     tracker: TrackerConfig = TrackerConfig()
-    reid_threshold: float = 0.97      # calibrated P(same) needed to give a new track an old identity
-    min_box_height: float = 0.0       # detections shorter than this (pixels) are ignored
+    reid_threshold: float = 0.97  # calibrated P(same) needed to give a new track an old identity
+    min_box_height: float = 0.0  # detections shorter than this (pixels) are ignored
     stride: int = 1
 
 
@@ -45,7 +45,7 @@ class FrameTracks:
     """The confirmed tracks of one frame: global ids, boxes in frame pixels, scores."""
 
     camera: str
-    frame: int                 # 0-based frame index in the source
+    frame: int  # 0-based frame index in the source
     ids: list[int]
     boxes: np.ndarray
     scores: np.ndarray
@@ -57,8 +57,9 @@ class Pipeline:
 
     def __init__(self, config: PipelineConfig = PipelineConfig()) -> None:
         self.config = config
-        self.detector = Detector(config.detector, config.detector_precision, config.device,
-                                 confidence=config.tracker.low_thresh, nms_iou=0.5)
+        self.detector = Detector(
+            config.detector, config.detector_precision, config.device, confidence=config.tracker.low_thresh, nms_iou=0.5
+        )
         self.embedder = Embedder(config.reid, config.reid_precision, config.device) if config.use_reid else None
         calibration = (self.embedder.spec.calibration if self.embedder and self.embedder.spec else None) or UNCALIBRATED
         self.gallery = IdentityGallery(calibration, config.reid_threshold)
@@ -81,7 +82,9 @@ class Pipeline:
             out[high] = self.embedder.embed([crop(frame, dets.xyxy[k]) for k in high])
         return out
 
-    def process(self, frames: Iterable[tuple[int, np.ndarray]], camera: str = "cam1", fps: float = 30.0) -> Iterator[FrameTracks]:
+    def process(
+        self, frames: Iterable[tuple[int, np.ndarray]], camera: str = "cam1", fps: float = 30.0
+    ) -> Iterator[FrameTracks]:
         """Track one camera's frames; ids are global across every camera this pipeline has seen."""
         tracker = Tracker(self.config.tracker, frame_rate=fps / max(1, self.config.stride))
         for index, frame in frames:
@@ -89,12 +92,18 @@ class Pipeline:
             emb = self.embed(frame, dets)
             tracks = tracker.update(dets.xyxy, dets.confidence, emb)
             events = self._identities(tracker, camera, index, emb, fps / max(1, self.config.stride))
-            yield FrameTracks(camera, index, [t.identity for t in tracks],
-                              np.array([t.xyxy for t in tracks]).reshape(-1, 4),
-                              np.array([t.score for t in tracks]), events)
+            yield FrameTracks(
+                camera,
+                index,
+                [t.identity for t in tracks],
+                np.array([t.xyxy for t in tracks]).reshape(-1, 4),
+                np.array([t.score for t in tracks]),
+                events,
+            )
 
-    def _identities(self, tracker: Tracker, camera: str, frame: int, emb: np.ndarray | None,
-                    fps: float = 30.0) -> list[dict]:
+    def _identities(
+        self, tracker: Tracker, camera: str, frame: int, emb: np.ndarray | None, fps: float = 30.0
+    ) -> list[dict]:
         """Give newly confirmed tracks a global identity; record sightings and life-cycle events."""
         events = []
         # identities visible right now in this camera cannot be the person who just appeared
@@ -117,26 +126,47 @@ class Pipeline:
                         if other is not track and other.identity == identity and other.state == TrackState.LOST:
                             other.state = TrackState.REMOVED
                     ident = self.gallery.identities[identity]
-                    events.append(self._event("reidentified", track, camera, frame, probability=round(prob, 4),
-                                              last_camera=ident.last_camera, last_frame=ident.last_frame))
+                    events.append(
+                        self._event(
+                            "reidentified",
+                            track,
+                            camera,
+                            frame,
+                            probability=round(prob, 4),
+                            last_camera=ident.last_camera,
+                            last_frame=ident.last_frame,
+                        )
+                    )
                 visible.add(track.identity)
             elif kind in ("lost", "removed") and track.identity is not None:
                 events.append(self._event("lost" if kind == "lost" else "ended", track, camera, frame))
         if self.embedder is not None and emb is not None:
             for track in tracker.tracks:
-                if track.identity is not None and track.last_frame == tracker.frame and track.det_index >= 0 \
-                        and emb[track.det_index].any():
+                if (
+                    track.identity is not None
+                    and track.last_frame == tracker.frame
+                    and track.det_index >= 0
+                    and emb[track.det_index].any()
+                ):
                     self.gallery.seen(track.identity, emb[track.det_index], camera, tracker.frame, track.xyxy)
         return events
 
     @staticmethod
     def _event(kind: str, track, camera: str, frame: int, **extra) -> dict:
-        return {"event": kind, "id": track.identity, "track": track.track_id, "camera": camera, "frame": frame + 1,
-                "box": [round(float(v), 1) for v in track.xyxy], **extra}
+        return {
+            "event": kind,
+            "id": track.identity,
+            "track": track.track_id,
+            "camera": camera,
+            "frame": frame + 1,
+            "box": [round(float(v), 1) for v in track.xyxy],
+            **extra,
+        }
 
 
-def _store_sightings(gallery, embedder: Embedder, frame: np.ndarray, result: FrameTracks, fps: float,
-                     source: str, linked: dict[int, int]) -> None:
+def _store_sightings(
+    gallery, embedder: Embedder, frame: np.ndarray, result: FrameTracks, fps: float, source: str, linked: dict[int, int]
+) -> None:
     """Store one frame's tracked people in a gallery, each linked to its global identity."""
     from reidkit.gallery.ops import model_key, thumbnail
 
@@ -150,9 +180,16 @@ def _store_sightings(gallery, embedder: Embedder, frame: np.ndarray, result: Fra
         identity = result.ids[k]
         if identity not in linked:
             linked[identity] = gallery.add_identity(f"person-{identity}", {"global_id": identity})
-        infos.append({"identity_id": linked[identity], "source": source, "camera": result.camera,
-                      "frame": result.frame, "time": round(result.frame / fps, 3),
-                      "box": [round(float(v), 1) for v in result.boxes[k]]})
+        infos.append(
+            {
+                "identity_id": linked[identity],
+                "source": source,
+                "camera": result.camera,
+                "frame": result.frame,
+                "time": round(result.frame / fps, 3),
+                "box": [round(float(v), 1) for v in result.boxes[k]],
+            }
+        )
     gallery.add_sightings(vectors, model_key(embedder), infos, [thumbnail(c) for c in crops])
 
 
@@ -183,9 +220,17 @@ def _prefetch(frames: Iterator, size: int = 8) -> Iterator:
         raise error[0]
 
 
-def run_videos(sources: list[str | Path], out_dir: str | Path, config: PipelineConfig = PipelineConfig(),
-               write_video: bool = True, progress: bool = True, cameras: list[str] | None = None,
-               max_frames: int | None = None, gallery=None, gallery_stride: int = 10) -> dict:
+def run_videos(
+    sources: list[str | Path],
+    out_dir: str | Path,
+    config: PipelineConfig = PipelineConfig(),
+    write_video: bool = True,
+    progress: bool = True,
+    cameras: list[str] | None = None,
+    max_frames: int | None = None,
+    gallery=None,
+    gallery_stride: int = 10,
+) -> dict:
     """Track every source (video file or image folder) with one shared gallery; write results per source.
 
     With `gallery` (a GalleryStore), every `gallery_stride`-th frame's tracked people are stored as sightings
@@ -221,7 +266,7 @@ def run_videos(sources: list[str | Path], out_dir: str | Path, config: PipelineC
             bar = tqdm(total=total, unit="frame", desc=camera, disable=not progress or None)
             source_frames = {}
 
-            def remember(items):
+            def remember(items, source_frames=source_frames):
                 for index, frame in items:
                     source_frames["last"] = frame
                     yield index, frame
@@ -230,8 +275,10 @@ def run_videos(sources: list[str | Path], out_dir: str | Path, config: PipelineC
                 count += 1
                 for identity, box, score in zip(result.ids, result.boxes, result.scores):
                     x0, y0, x1, y1 = box
-                    rows.append(f"{result.frame + 1},{identity},{x0:.2f},{y0:.2f},{x1 - x0:.2f},{y1 - y0:.2f},"
-                                f"{score:.4f},-1,-1,-1")
+                    rows.append(
+                        f"{result.frame + 1},{identity},{x0:.2f},{y0:.2f},{x1 - x0:.2f},{y1 - y0:.2f},"
+                        f"{score:.4f},-1,-1,-1"
+                    )
                 for event in result.events:
                     event["time_s"] = round(result.frame / fps, 3)
                     events_file.write(json.dumps(event) + "\n")
@@ -239,11 +286,15 @@ def run_videos(sources: list[str | Path], out_dir: str | Path, config: PipelineC
                 if writer is not None:
                     frame = source_frames["last"].copy()
                     draw_tracks(frame, result.boxes, result.ids)
-                    draw_status(frame, f"{camera}  frame {result.frame + 1}  {rate:.1f} fps  ids {len(pipeline.gallery.identities) or pipeline._next_plain_id - 1}")
+                    draw_status(
+                        frame,
+                        f"{camera}  frame {result.frame + 1}  {rate:.1f} fps  ids {len(pipeline.gallery.identities) or pipeline._next_plain_id - 1}",
+                    )
                     writer.write(frame)
                 if gallery is not None and pipeline.embedder is not None and result.frame % gallery_stride == 0:
-                    _store_sightings(gallery, pipeline.embedder, source_frames["last"], result, fps, str(source),
-                                     linked)
+                    _store_sightings(
+                        gallery, pipeline.embedder, source_frames["last"], result, fps, str(source), linked
+                    )
                 bar.update(1)
                 bar.set_postfix(ids=len(result.ids))
             bar.close()
@@ -254,9 +305,16 @@ def run_videos(sources: list[str | Path], out_dir: str | Path, config: PipelineC
             notice = reader.shortfall() if hasattr(reader, "shortfall") else None
             if notice:
                 summary["warnings"].append(notice)
-            summary["sources"].append({"source": str(source), "camera": camera, "frames": count,
-                                       "seconds": round(elapsed, 2), "fps": round(count / max(elapsed, 1e-9), 2),
-                                       "results": str(out / f"{camera}.txt")})
+            summary["sources"].append(
+                {
+                    "source": str(source),
+                    "camera": camera,
+                    "frames": count,
+                    "seconds": round(elapsed, 2),
+                    "fps": round(count / max(elapsed, 1e-9), 2),
+                    "results": str(out / f"{camera}.txt"),
+                }
+            )
     summary["identities"] = len(pipeline.gallery.identities) if config.use_reid else pipeline._next_plain_id - 1
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary

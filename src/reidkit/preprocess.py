@@ -42,9 +42,7 @@ def resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 
-def fit_batch(
-    images: Sequence[np.ndarray], width: int, height: int, model_color: str = "bgr"
-) -> np.ndarray:
+def fit_batch(images: Sequence[np.ndarray], width: int, height: int, model_color: str = "bgr") -> np.ndarray:
     """Resize BGR images into one N×H×W×3 uint8 batch in the model's colour order."""
     batch = np.empty((len(images), height, width, 3), dtype=np.uint8)
     for i, image in enumerate(images):

@@ -24,8 +24,8 @@ def plot_cmc(curves: dict[str, np.ndarray], path: Path, max_rank: int = 20) -> N
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.ticker
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
     for label, cmc in curves.items():
@@ -53,8 +53,18 @@ def _tile(path, border, width: int, height: int, label: str = "") -> np.ndarray:
 
 
 def ranked_grid(
-    query_paths, gallery_paths, distmat: np.ndarray, q_pids, g_pids, q_camids, g_camids,
-    path: Path, top: int = 10, rows: int = 8, width: int = 64, height: int = 128,
+    query_paths,
+    gallery_paths,
+    distmat: np.ndarray,
+    q_pids,
+    g_pids,
+    q_camids,
+    g_camids,
+    path: Path,
+    top: int = 10,
+    rows: int = 8,
+    width: int = 64,
+    height: int = 128,
 ) -> None:
     """One row per query: the query (grey border), then its top gallery matches, green if right, red if wrong.
 
@@ -73,7 +83,9 @@ def ranked_grid(
         line = np.concatenate(tiles, axis=1)
         lines.append(line)
     widest = max(line.shape[1] for line in lines)
-    lines = [cv2.copyMakeBorder(line, 2, 2, 0, widest - line.shape[1], cv2.BORDER_CONSTANT, value=(255, 255, 255))
-             for line in lines]
+    lines = [
+        cv2.copyMakeBorder(line, 2, 2, 0, widest - line.shape[1], cv2.BORDER_CONSTANT, value=(255, 255, 255))
+        for line in lines
+    ]
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), np.concatenate(lines, axis=0))

@@ -44,7 +44,9 @@ def read_model(path: Path):
         return core().read_model(str(path))
     except Exception as exc:  # openvino raises RuntimeError with a long C++ trace
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelFileError(f"cannot read model {path}: corrupt or not an OpenVINO/ONNX model ({first[:200]})") from None
+        raise ModelFileError(
+            f"cannot read model {path}: corrupt or not an OpenVINO/ONNX model ({first[:200]})"
+        ) from None
 
 
 def inspect(model, path: Path) -> ModelIO:
@@ -124,8 +126,15 @@ class Engine:
         self._latency_request = None
 
     @classmethod
-    def for_model(cls, resolved, tasks: tuple[str, ...], role: str, device: str = "CPU",
-                  batch_size: int = 1, inference_precision: str | None = None) -> "Engine":
+    def for_model(
+        cls,
+        resolved,
+        tasks: tuple[str, ...],
+        role: str,
+        device: str = "CPU",
+        batch_size: int = 1,
+        inference_precision: str | None = None,
+    ) -> "Engine":
         """An engine for a resolved model (store.ResolvedModel); a catalogued model of another task is refused.
 
         `role` names what the caller needs, for the error ("an embedding model", "a detector", ...).
@@ -133,9 +142,15 @@ class Engine:
         spec = resolved.spec
         if spec is not None and spec.task not in tasks:
             raise ModelFileError(f"{spec.name} is a {spec.task} model, not {role}")
-        return cls(resolved.path, spec.input if spec else None, spec.output if spec else None,
-                   name=resolved.name, device=device, batch_size=batch_size,
-                   inference_precision=inference_precision)
+        return cls(
+            resolved.path,
+            spec.input if spec else None,
+            spec.output if spec else None,
+            name=resolved.name,
+            device=device,
+            batch_size=batch_size,
+            inference_precision=inference_precision,
+        )
 
     # -- compilation ----------------------------------------------------------------------------
     def _compile(self, batch: int, hint: str):

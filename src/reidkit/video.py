@@ -66,8 +66,10 @@ class FrameReader:
         """A one-line notice when the file ended well before the frame count its container declares."""
         if self.stopped_early or not self.frames_declared or self.frames_read >= 0.98 * self.frames_declared - 1:
             return None
-        return (f"{self.path}: read {self.frames_read} of the {self.frames_declared} frames its container declares "
-                "(truncated or damaged file?)")
+        return (
+            f"{self.path}: read {self.frames_read} of the {self.frames_declared} frames its container declares "
+            "(truncated or damaged file?)"
+        )
 
 
 def read_frames(path: str | os.PathLike, stride: int = 1, limit: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
@@ -94,8 +96,6 @@ def video_info(path: str | os.PathLike) -> dict[str, float | int]:
     if width <= 0 or height <= 0:
         raise VideoError(f"no frames could be read from {p}")
     return {"width": width, "height": height, "frames": frames, "fps": fps}
-
-
 
 
 def read_image_folder(folder: str | os.PathLike, stride: int = 1) -> Iterator[tuple[int, np.ndarray]]:

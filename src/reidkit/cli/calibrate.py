@@ -15,20 +15,25 @@ def calibrate(
     pairs: Optional[Path] = typer.Option(None, "--pairs", help="CSV of labelled pairs: image_a,image_b,same."),
     split: str = typer.Option("bounding_box_train", "--split", help="Split of --data to form pairs from."),
     cross_camera: bool = typer.Option(False, "--cross-camera", help="Only pairs from different cameras."),
-    model: str = ModelOption,
+    model: Optional[str] = ModelOption,
     precision: Optional[str] = PrecisionOption,
     device: str = DeviceOption,
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the calibration to this TOML file."),
-    write_catalog: bool = typer.Option(False, "--write-catalog", help="Store it in the packaged catalog (maintainers)."),
+    write_catalog: bool = typer.Option(
+        False, "--write-catalog", help="Store it in the packaged catalog (maintainers)."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Fit a logistic map from cosine similarity to P(same identity) on real labelled pairs."""
     from reidkit.calibration import calibrate_from_market, calibrate_from_pairs, save_calibration
     from reidkit.embed import Embedder
+    from reidkit.files import prepare_output_file
     from reidkit.models.catalog import write_calibration
 
     if (data is None) == (pairs is None):
         fail("give exactly one of --data DIR or --pairs FILE")
+    if output is not None:
+        prepare_output_file(output)
     embedder = Embedder(model, precision, device)
     if data is not None:
         report = calibrate_from_market(embedder, data, split, cross_camera)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any, Optional
 
 import typer
@@ -13,7 +14,12 @@ from rich.markup import escape
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False)
 
-ModelOption = typer.Option("person-reidentification-retail-0287", "--model", "-m", help="Catalog name or model file path.")
+ModelOption = typer.Option(
+    None,
+    "--model",
+    "-m",
+    help="Catalog name or model file path (default: the catalog's person re-id default, `reidkit models list`).",
+)
 PrecisionOption = typer.Option(None, "--precision", "-p", help="FP32, FP16 or FP16-INT8 (default: best held).")
 DeviceOption = typer.Option("CPU", "--device", help="OpenVINO device.")
 JsonOption = typer.Option(False, "--json", help="Print JSON instead of text.")
@@ -22,6 +28,30 @@ JsonOption = typer.Option(False, "--json", help="Print JSON instead of text.")
 def print_json(data: Any) -> None:
     """Write `data` as JSON to stdout (no colour, no wrapping)."""
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+def save_npy(path, array) -> None:
+    """Write a .npy file atomically (a checked output path)."""
+    import numpy as np
+
+    from reidkit.files import atomic_write
+
+    with atomic_write(path, "wb") as fh:
+        np.save(fh, array)
+
+
+def write_image(path, image) -> None:
+    """Write an image file atomically, in the format its suffix names."""
+    import cv2
+
+    from reidkit.errors import InputError
+    from reidkit.files import atomic_write
+
+    ok, data = cv2.imencode(Path(path).suffix.lower(), image)
+    if not ok:
+        raise InputError(f"cannot encode an image as {Path(path).suffix}")
+    with atomic_write(path, "wb") as fh:
+        fh.write(data.tobytes())
 
 
 def fail(message: str, code: int = 2) -> None:

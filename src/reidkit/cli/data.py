@@ -19,13 +19,18 @@ def from_mot(
     output: Path = typer.Option(..., "--output", "-o", help="Market-1501-format folder to create."),
     stride: int = typer.Option(1, "--stride", min=1, help="Keep every N-th frame."),
     min_height: float = typer.Option(0.0, "--min-height", help="Drop boxes shorter than this (video pixels)."),
-    clip: bool = typer.Option(True, "--clip/--no-clip", help="Clip boxes at the frame border, or drop those crossing it."),
+    clip: bool = typer.Option(
+        True, "--clip/--no-clip", help="Clip boxes at the frame border, or drop those crossing it."
+    ),
     segments: int = typer.Option(2, "--segments", min=1, help="Pseudo-cameras made by splitting time."),
-    block_frames: Optional[int] = typer.Option(None, "--block-frames", min=1,
-                                               help="Cycle pseudo-cameras every N frames instead of equal parts."),
+    block_frames: Optional[int] = typer.Option(
+        None, "--block-frames", min=1, help="Cycle pseudo-cameras every N frames instead of equal parts."
+    ),
     train_ids: float = typer.Option(0.0, "--train-ids", help="Fraction of identities for bounding_box_train."),
     queries_per_camera: int = typer.Option(1, "--queries-per-camera", min=1),
-    scale: Optional[float] = typer.Option(None, "--scale", help="Video pixels per GT pixel (default: from seqinfo.ini, else 1)."),
+    scale: Optional[float] = typer.Option(
+        None, "--scale", help="Video pixels per GT pixel (default: from seqinfo.ini, else 1)."
+    ),
     seed: int = typer.Option(0, "--seed"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Rebuild into a non-empty folder."),
     as_json: bool = JsonOption,

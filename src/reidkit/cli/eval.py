@@ -13,19 +13,25 @@ from reidkit.cli.common import DeviceOption, JsonOption, PrecisionOption, out, p
 app = typer.Typer(help="Evaluate models with standard protocols.", no_args_is_help=True)
 
 ModelsOption = typer.Option(
-    "person-reidentification-retail-0287", "--model", "-m",
-    help="Model name or path; several joined by ',' form an ensemble (concatenated embeddings).",
+    None,
+    "--model",
+    "-m",
+    help="Model name or path; several joined by ',' form an ensemble (default: the catalog's person re-id model).",
 )
+FaceModelOption = typer.Option(None, "--model", "-m", help="Face model (default: the catalog's).")
 
 
-def _models(value: str) -> list[str]:
-    return [m.strip() for m in value.split(",") if m.strip()]
+def _models(value: Optional[str]) -> list[str]:
+    from reidkit.models.catalog import default_model
+
+    names = [m.strip() for m in (value or "").split(",") if m.strip()]
+    return names or [default_model("person-reid")]
 
 
 @app.command("reid")
 def reid(
     data: Path = typer.Option(..., "--data", help="Market-1501-format folder with query/ and bounding_box_test/."),
-    model: str = ModelsOption,
+    model: Optional[str] = ModelsOption,
     precision: Optional[str] = PrecisionOption,
     rerank: bool = typer.Option(False, "--rerank", help="k-reciprocal re-ranking (Zhong et al. 2017)."),
     flip: bool = typer.Option(False, "--flip", help="Average each crop's embedding with its mirror's."),
@@ -43,14 +49,29 @@ def reid(
     ev = evaluate_reid(data, _models(model), precision, flip, rerank, k1, k2, lambda_value, device)
     label = f"{ev.model} {ev.precision}" + (" +flip" if flip else "") + (" +rerank" if rerank else "")
     report = {
-        "data": str(data), "model": ev.model, "precision": ev.precision, "flip": flip, "rerank": rerank,
-        "query": len(ev.query), "gallery": len(ev.gallery), "seconds": round(ev.seconds, 2),
-        **ev.result.as_dict(), "cmc": ev.result.cmc[:50].tolist(),
+        "data": str(data),
+        "model": ev.model,
+        "precision": ev.precision,
+        "flip": flip,
+        "rerank": rerank,
+        "query": len(ev.query),
+        "gallery": len(ev.gallery),
+        "seconds": round(ev.seconds, 2),
+        **ev.result.as_dict(),
+        "cmc": ev.result.cmc[:50].tolist(),
     }
     write_json(output / "report.json", report)
     plot_cmc({label: ev.result.cmc}, output / "cmc.png")
-    ranked_grid([str(p) for p in ev.query.paths], [str(p) for p in ev.gallery.paths], ev.distmat,
-                ev.query.pids, ev.gallery.pids, ev.query.camids, ev.gallery.camids, output / "ranks.png")
+    ranked_grid(
+        [str(p) for p in ev.query.paths],
+        [str(p) for p in ev.gallery.paths],
+        ev.distmat,
+        ev.query.pids,
+        ev.gallery.pids,
+        ev.query.camids,
+        ev.gallery.camids,
+        output / "ranks.png",
+    )
     if as_json:
         print_json(report)
         return
@@ -64,7 +85,7 @@ def reid(
 @app.command("pairs")
 def pairs(
     data: Path = typer.Option(..., "--data", help="Market-1501-format folder; all test-image pairs are scored."),
-    model: str = ModelsOption,
+    model: Optional[str] = ModelsOption,
     precision: Optional[str] = PrecisionOption,
     flip: bool = typer.Option(False, "--flip"),
     same_camera: bool = typer.Option(False, "--same-camera", help="Also score pairs from one camera."),
@@ -86,7 +107,7 @@ def pairs(
 def lfw(
     pairs_file: Path = typer.Option(..., "--pairs", help="LFW pairs.txt (view 2: 10 folds of 300+300)."),
     images: Path = typer.Option(..., "--images", help="LFW images: DIR/Name/Name_0001.jpg."),
-    model: str = typer.Option("face-reidentification-retail-0095", "--model", "-m"),
+    model: Optional[str] = FaceModelOption,
     precision: Optional[str] = PrecisionOption,
     flip: bool = typer.Option(False, "--flip"),
     align: bool = typer.Option(True, "--align/--no-align", help="Face models: detect, align on landmarks."),
@@ -109,14 +130,16 @@ def lfw(
 def _face_or_person_embed(model: str, precision, flip: bool, device: str, align: bool, illumination: str = "gamma"):
     """An embed function and its label: the face pipeline for a face model, else an (ensemble) embedder."""
     from reidkit.evaluation import Ensemble
-    from reidkit.models.catalog import load_catalog
+    from reidkit.models.catalog import load_catalog, model_or_default
 
+    model = model_or_default(model, "face-reid")
     spec = load_catalog().get(model)
     if spec is not None and spec.task == "face-reid":
         from reidkit.faces import FaceReId
 
-        fr = FaceReId(model, precision, device, align_faces=align, flip=flip,
-                      illumination=illumination if align else "none")
+        fr = FaceReId(
+            model, precision, device, align_faces=align, flip=flip, illumination=illumination if align else "none"
+        )
         return fr.embed, f"{fr.embedder.name} {fr.embedder.precision}" + (" aligned" if align else "")
     ens = Ensemble(_models(model), precision, flip, device)
     return ens.embed, f"{ens.name} {ens.precision}"
@@ -125,7 +148,7 @@ def _face_or_person_embed(model: str, precision, flip: bool, device: str, align:
 @app.command("faces")
 def faces(
     data: Path = typer.Argument(..., help="Labelled faces: a sub-folder per person (or person.condition files)."),
-    model: str = typer.Option("face-reidentification-retail-0095", "--model", "-m"),
+    model: Optional[str] = FaceModelOption,
     precision: Optional[str] = PrecisionOption,
     align: bool = typer.Option(True, "--align/--no-align", help="Detect and align on five landmarks."),
     illumination: str = typer.Option("gamma", "--illumination", help="none | gamma | clahe | dog"),
@@ -149,7 +172,7 @@ def faces(
 @app.command("face-pairs")
 def face_pairs(
     csv: Path = typer.Option(..., "--csv", help="image_a,image_b,label (1/0, yes/no, same/different)."),
-    model: str = typer.Option("face-reidentification-retail-0095", "--model", "-m"),
+    model: Optional[str] = FaceModelOption,
     precision: Optional[str] = PrecisionOption,
     align: bool = typer.Option(True, "--align/--no-align"),
     illumination: str = typer.Option("gamma", "--illumination"),
@@ -180,6 +203,10 @@ def _print_pairs(report: dict, as_json: bool) -> None:
         f"accuracy {report['accuracy']:.4f} ± {report['accuracy_std']:.4f}, ROC AUC {report['auc']:.4f}, "
         f"TAR@FAR=1e-2 {report['tar@far=1e-2']:.3f}, TAR@FAR=1e-3 {report['tar@far=1e-3']:.3f}"
         + (f", best accuracy {report['best_accuracy']:.4f}" if "best_accuracy" in report else "")
-        + (f"\ncalibrated p>0.5 decision: accuracy {report['calibrated_accuracy']:.4f}, balanced "
-           f"{report['calibrated_balanced_accuracy']:.4f}" if "calibrated_accuracy" in report else "")
+        + (
+            f"\ncalibrated p>0.5 decision: accuracy {report['calibrated_accuracy']:.4f}, balanced "
+            f"{report['calibrated_balanced_accuracy']:.4f}"
+            if "calibrated_accuracy" in report
+            else ""
+        )
     )

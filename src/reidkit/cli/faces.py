@@ -8,13 +8,12 @@ from typing import Optional
 import numpy as np
 import typer
 
-from reidkit.cli.common import DeviceOption, JsonOption, PrecisionOption, out, print_json
+from reidkit.cli.common import DeviceOption, JsonOption, PrecisionOption, out, print_json, save_npy, write_image
 
-app = typer.Typer(help="Face re-identification: detect, align on five landmarks, embed, verify.",
-                  no_args_is_help=True)
+app = typer.Typer(help="Face re-identification: detect, align on five landmarks, embed, verify.", no_args_is_help=True)
 
-FaceModelOption = typer.Option("face-reidentification-retail-0095", "--model", "-m", help="Face embedding model.")
-DetectorOption = typer.Option("face-detection-retail-0005", "--detector", help="Face detector model.")
+FaceModelOption = typer.Option(None, "--model", "-m", help="Face embedding model (default: the catalog's).")
+DetectorOption = typer.Option(None, "--detector", help="Face detector model (default: the catalog's).")
 AlignOption = typer.Option(True, "--align/--no-align", help="Align on five landmarks (else: resized face box).")
 IlluminationOption = typer.Option("gamma", "--illumination", help="none | gamma (auto exposure) | clahe | dog.")
 
@@ -22,27 +21,47 @@ IlluminationOption = typer.Option("gamma", "--illumination", help="none | gamma 
 def _face_reid(model, precision, device, detector, align, illumination, flip=False, on_missing="whole"):
     from reidkit.faces import FaceReId
 
-    return FaceReId(model, precision, device, detector=detector, align_faces=align, illumination=illumination,
-                    flip=flip, on_missing=on_missing)
+    return FaceReId(
+        model,
+        precision,
+        device,
+        detector=detector,
+        align_faces=align,
+        illumination=illumination,
+        flip=flip,
+        on_missing=on_missing,
+    )
 
 
 @app.command("verify")
 def verify(
-    image_a: Path = typer.Argument(...), image_b: Path = typer.Argument(...),
-    model: str = FaceModelOption, precision: Optional[str] = PrecisionOption, device: str = DeviceOption,
-    detector: str = DetectorOption, align: bool = AlignOption, illumination: str = IlluminationOption,
+    image_a: Path = typer.Argument(...),
+    image_b: Path = typer.Argument(...),
+    model: Optional[str] = FaceModelOption,
+    precision: Optional[str] = PrecisionOption,
+    device: str = DeviceOption,
+    detector: Optional[str] = DetectorOption,
+    align: bool = AlignOption,
+    illumination: str = IlluminationOption,
     require_face: bool = typer.Option(False, "--require-face", help="Fail when no face is detected."),
     as_json: bool = JsonOption,
 ) -> None:
     """Say whether the largest faces of two images are the same person, with a calibrated probability."""
     from reidkit.verify import logistic
 
-    fr = _face_reid(model, precision, device, detector, align, illumination,
-                    on_missing="error" if require_face else "whole")
+    fr = _face_reid(
+        model, precision, device, detector, align, illumination, on_missing="error" if require_face else "whole"
+    )
     sim = float(fr.similarity(str(image_a), str(image_b)))
     prob = float(logistic(sim, fr.calibration))
-    result = {"a": str(image_a), "b": str(image_b), "model": fr.embedder.name, "similarity": round(sim, 6),
-              "probability": round(prob, 6), "same": prob > 0.5}
+    result = {
+        "a": str(image_a),
+        "b": str(image_b),
+        "model": fr.embedder.name,
+        "similarity": round(sim, 6),
+        "probability": round(prob, 6),
+        "same": prob > 0.5,
+    }
     if as_json:
         print_json(result)
     else:
@@ -54,15 +73,22 @@ def verify(
 def embed(
     images: list[Path] = typer.Argument(...),
     output: Path = typer.Option(..., "--output", "-o", help="N×D float32 .npy"),
-    model: str = FaceModelOption, precision: Optional[str] = PrecisionOption, device: str = DeviceOption,
-    detector: str = DetectorOption, align: bool = AlignOption, illumination: str = IlluminationOption,
-    flip: bool = typer.Option(False, "--flip"), as_json: bool = JsonOption,
+    model: Optional[str] = FaceModelOption,
+    precision: Optional[str] = PrecisionOption,
+    device: str = DeviceOption,
+    detector: Optional[str] = DetectorOption,
+    align: bool = AlignOption,
+    illumination: str = IlluminationOption,
+    flip: bool = typer.Option(False, "--flip"),
+    as_json: bool = JsonOption,
 ) -> None:
     """Embed the largest face of each image (aligned) and save the vectors as .npy."""
+    from reidkit.files import prepare_output_file
+
+    prepare_output_file(output, (".npy",))
     fr = _face_reid(model, precision, device, detector, align, illumination, flip)
     vectors = fr.embed([str(p) for p in images])
-    output.parent.mkdir(parents=True, exist_ok=True)
-    np.save(output, vectors)
+    save_npy(output, vectors)
     if as_json:
         print_json({"model": fr.embedder.name, "shape": list(vectors.shape), "output": str(output)})
     else:
@@ -73,22 +99,30 @@ def embed(
 def align(
     image: Path = typer.Argument(...),
     output: Path = typer.Option(..., "--output", "-o", help="PNG of the aligned face the model sees."),
-    detector: str = DetectorOption, illumination: str = typer.Option("none", "--illumination"),
-    device: str = DeviceOption, as_json: bool = JsonOption,
+    detector: Optional[str] = DetectorOption,
+    illumination: str = typer.Option("none", "--illumination"),
+    device: str = DeviceOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Write the aligned 128×128 face crop of the largest face (what the embedding model sees)."""
-    import cv2
+    from reidkit.files import prepare_output_file
+    from reidkit.images import WRITE_SUFFIXES
 
-    fr = _face_reid("face-reidentification-retail-0095", None, device, detector, True, illumination)
+    prepare_output_file(output, WRITE_SUFFIXES)
+    fr = _face_reid(None, None, device, detector, True, illumination)
     from reidkit.images import load_image
 
     bgr = load_image(image)
     face = fr.main_face(bgr)
     crop = fr.crop(bgr)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(output), crop)
-    info = {"image": str(image), "output": str(output), "face_detected": face.detected,
-            "box": [round(float(v), 1) for v in face.box], "landmarks": np.round(face.landmarks, 1).tolist()}
+    write_image(output, crop)
+    info = {
+        "image": str(image),
+        "output": str(output),
+        "face_detected": face.detected,
+        "box": [round(float(v), 1) for v in face.box],
+        "landmarks": np.round(face.landmarks, 1).tolist(),
+    }
     if as_json:
         print_json(info)
     else:
@@ -99,10 +133,15 @@ def align(
 @app.command("calibrate")
 def calibrate(
     data: Path = typer.Option(..., "--data", help="Labelled faces: a sub-folder per person."),
-    model: str = FaceModelOption, precision: Optional[str] = PrecisionOption, device: str = DeviceOption,
-    detector: str = DetectorOption, align: bool = AlignOption, illumination: str = IlluminationOption,
+    model: Optional[str] = FaceModelOption,
+    precision: Optional[str] = PrecisionOption,
+    device: str = DeviceOption,
+    detector: Optional[str] = DetectorOption,
+    align: bool = AlignOption,
+    illumination: str = IlluminationOption,
     write_catalog: bool = typer.Option(False, "--write-catalog", help="Store it in the packaged catalog."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o"), as_json: bool = JsonOption,
+    output: Optional[Path] = typer.Option(None, "--output", "-o"),
+    as_json: bool = JsonOption,
 ) -> None:
     """Fit the face model's similarity -> probability map on all pairs of a labelled folder."""
     from reidkit.calibration import calibrate_from_folder, save_calibration
@@ -115,12 +154,22 @@ def calibrate(
     if write_catalog:
         write_calibration(fr.embedder.name, report.calibration)
     c = report.calibration
-    result = {"model": fr.embedder.name, "scale": c.scale, "bias": c.bias, "threshold": c.threshold,
-              "positives": report.positives, "negatives": report.negatives,
-              "balanced_accuracy": report.balanced_accuracy, "auc": report.auc, "source": c.source}
+    result = {
+        "model": fr.embedder.name,
+        "scale": c.scale,
+        "bias": c.bias,
+        "threshold": c.threshold,
+        "positives": report.positives,
+        "negatives": report.negatives,
+        "balanced_accuracy": report.balanced_accuracy,
+        "auc": report.auc,
+        "source": c.source,
+    }
     if as_json:
         print_json(result)
     else:
-        out.print(f"{fr.embedder.name}: scale {c.scale:.4f} bias {c.bias:.4f} (p=0.5 at cosine {c.threshold:.3f}); "
-                  f"{report.positives} same / {report.negatives} different pairs, balanced accuracy "
-                  f"{report.balanced_accuracy:.3f}, AUC {report.auc:.3f}")
+        out.print(
+            f"{fr.embedder.name}: scale {c.scale:.4f} bias {c.bias:.4f} (p=0.5 at cosine {c.threshold:.3f}); "
+            f"{report.positives} same / {report.negatives} different pairs, balanced accuracy "
+            f"{report.balanced_accuracy:.3f}, AUC {report.auc:.3f}"
+        )

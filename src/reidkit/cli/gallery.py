@@ -6,30 +6,35 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from reidkit.cli.common import JsonOption, out, print_json
+from reidkit.cli.common import JsonOption, err, out, print_json
 from reidkit.gallery.store import redact
 
-app = typer.Typer(help="Enrol people, index footage, and search: where else did this person appear?",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Enrol people, index footage, and search: where else did this person appear?", no_args_is_help=True
+)
 state: dict = {}
 
 
 @app.callback()
 def gallery(
-    db: str = typer.Option("gallery.db", "--db", help="Gallery file (embedded SQLite + FAISS) or postgresql://URL (pgvector)."),
-    model: str = typer.Option("person-reidentification-retail-0287", "--model", "-m", help="Re-id model."),
+    db: str = typer.Option(
+        "gallery.db", "--db", help="Gallery file (embedded SQLite + FAISS) or postgresql://URL (pgvector)."
+    ),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Re-id model (default: the catalog's)."),
     precision: Optional[str] = typer.Option(None, "--precision", "-p"),
 ) -> None:
     """Gallery commands share --db and --model (a gallery holds one model's embeddings)."""
     state.update(db=db, model=model, precision=precision)
 
 
-def _store():
+def _store(create: bool = False):
+    """The gallery of --db; only commands that add data (enroll, index, import) may create it."""
     from reidkit.gallery import open_gallery
 
-    return open_gallery(state["db"])
+    return open_gallery(state["db"], create=create)
 
 
 def _embedder():
@@ -47,10 +52,15 @@ def enroll(
 ) -> None:
     """Enrol a person from one or more crops."""
     from reidkit.gallery.ops import enroll as do_enroll
+    from reidkit.gallery.store import checked_name
+    from reidkit.images import load_image
 
-    with _store() as store:
-        ident, ids = do_enroll(store, _embedder(), name, [str(p) for p in images], camera=camera)
-    result = {"identity": ident, "name": name, "sightings": ids}
+    checked_name(name)
+    pictures = [load_image(p) for p in images]  # every image is read before a gallery is opened or created
+    embedder = _embedder()
+    with _store(create=True) as store:
+        ident, ids = do_enroll(store, embedder, name, pictures, camera=camera, sources=[str(p) for p in images])
+    result = {"identity": ident, "name": name.strip(), "sightings": ids}
     print_json(result) if as_json else out.print(f"enrolled {name} as identity {ident} ({len(ids)} images)")
 
 
@@ -67,19 +77,29 @@ def search(
     """Where else did this person appear? Top-k sightings by cosine similarity."""
     from reidkit.gallery.ops import search_image
 
-    time_range = (since if since is not None else float("-inf"), until if until is not None else float("inf")) \
-        if since is not None or until is not None else None
+    time_range = (
+        (since if since is not None else float("-inf"), until if until is not None else float("inf"))
+        if since is not None or until is not None
+        else None
+    )
     with _store() as store:
-        matches = search_image(store, _embedder(), str(image), k, camera=camera, time_range=time_range,
-                               identities_only=identities_only)
+        matches = search_image(
+            store, _embedder(), str(image), k, camera=camera, time_range=time_range, identities_only=identities_only
+        )
     result = {"matches": [m.as_dict() for m in matches]}
     if as_json:
         print_json(result)
         return
     table = Table("score", "identity", "name", "source", "frame", "box")
     for m in result["matches"]:
-        table.add_row(f"{m['score']:.3f}", str(m["identity"] or "-"), m["name"] or "-", m["source"] or "-",
-                      str(m["frame"] if m["frame"] is not None else "-"), str(m["box"] or "-"))
+        table.add_row(
+            f"{m['score']:.3f}",
+            str(m["identity"] or "-"),
+            m["name"] or "-",
+            m["source"] or "-",
+            str(m["frame"] if m["frame"] is not None else "-"),
+            str(m["box"] or "-"),
+        )
     out.print(table)
 
 
@@ -123,19 +143,29 @@ def delete(identity: int = typer.Argument(...)) -> None:
 
 
 @app.command("export")
-def export(path: Path = typer.Argument(..., help="Writes PATH.npz and PATH.json.")) -> None:
+def export(
+    path: Path = typer.Argument(..., help="Writes PATH.npz and PATH.json."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing export of that name."),
+) -> None:
     """Export embeddings (NPZ) and identities/sightings (JSON)."""
     with _store() as store:
-        counts = store.export(path)
-    out.print(f"exported {counts['identities']} identities, {counts['sightings']} sightings to {path}.npz/.json")
+        counts = store.export(path, overwrite=force)
+    out.print(
+        f"exported {counts['identities']} identities, {counts['sightings']} sightings to "
+        f"{' and '.join(counts['files'])}"
+    )
 
 
 @app.command("import")
 def import_(path: Path = typer.Argument(..., help="PATH.npz + PATH.json from export.")) -> None:
     """Import an export (identities get new ids)."""
-    with _store() as store:
+    from reidkit.gallery.store import read_export
+
+    read_export(path)  # a malformed export is refused before any gallery is created
+    with _store(create=True) as store:
         counts = store.import_(path)
-    out.print(f"imported {counts['identities']} identities, {counts['sightings']} sightings")
+    skipped = f" ({counts['skipped']} already stored)" if counts.get("skipped") else ""
+    out.print(f"imported {counts['identities']} identities, {counts['sightings']} sightings{skipped}")
 
 
 @app.command("index")
@@ -143,14 +173,26 @@ def index(
     paths: list[Path] = typer.Argument(..., help="Images, videos or folders of them."),
     camera: Optional[str] = typer.Option(None, "--camera", help="Camera name (default: file stem)."),
     stride: int = typer.Option(10, "--stride", min=1, help="Every N-th video frame."),
-    detector: str = typer.Option("person-detection-0202", "--detector"),
+    detector: Optional[str] = typer.Option(None, "--detector", help="Person detector (default: the catalog's)."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Detect people in footage and store every detection as a searchable sighting."""
-    from reidkit.detect import Detector
-    from reidkit.gallery.ops import index_paths
+    """Detect people in footage and store every detection as a searchable sighting.
 
-    with _store() as store:
-        summary = index_paths(store, _embedder(), Detector(detector, confidence=0.5), paths, stride, camera)
-    print_json(summary) if as_json else out.print(
-        f"{summary['sightings']} sightings from {summary['frames']} frames of {summary['files']} files")
+    Files that are not readable images or videos are skipped and listed; re-indexing the same footage stores
+    nothing twice."""
+    from reidkit.detect import Detector
+    from reidkit.gallery.ops import index_paths, media_files
+
+    media_files(paths)  # missing paths are refused before any gallery is created
+    embedder, found = _embedder(), Detector(detector, confidence=0.5)
+    with _store(create=True) as store:
+        summary = index_paths(store, embedder, found, paths, stride, camera)
+    if as_json:
+        print_json(summary)
+        return
+    already = f" ({summary['already_stored']} already stored)" if summary["already_stored"] else ""
+    out.print(f"{summary['sightings']} sightings from {summary['frames']} frames of {summary['files']} files{already}")
+    for item in summary["skipped"]:
+        err.print(f"skipped {escape(item['file'])}: {escape(item['reason'])}")
+    for notice in summary["warnings"]:
+        err.print(f"warning: {escape(notice)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -47,18 +48,63 @@ def root(
     """Re-identify people and faces across cameras and video frames."""
 
 
+def _click_classes(name: str) -> tuple[type, ...]:
+    """A click exception class, from click and from the copy of click that recent Typer releases vendor."""
+    import importlib
+
+    found = []
+    for module in ("click.exceptions", "typer._click.exceptions"):
+        try:
+            found.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            pass
+    return tuple(found)
+
+
+NO_ARGS, USAGE, ABORT = (_click_classes(n) for n in ("NoArgsIsHelpError", "ClickException", "Abort"))
+
+
+def _one_line(message: str) -> int:
+    err.print(f"[bold red]error:[/] {escape(' '.join(message.split()))}", soft_wrap=True)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the CLI; a ReidkitError becomes one line on stderr and exit code 2."""
+    """Entry point: run the CLI; every failure becomes one line on stderr and exit code 2.
+
+    ReidkitErrors carry their own message. An operating-system error (a disk full, a permission refused) is
+    worded from its errno. Anything else is a bug in reidkit: one line says so, and REIDKIT_DEBUG=1 shows the
+    traceback.
+    """
     try:
-        app(args=argv, prog_name="reidkit")
+        result = app(args=argv, prog_name="reidkit", standalone_mode=False)
+        return result if isinstance(result, int) else 0
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except NO_ARGS as exc:
+        typer.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+        return 0
+    except USAGE as exc:  # usage errors: a bad option value, a missing argument
+        where = f" (see: {exc.ctx.command_path} --help)" if getattr(exc, "ctx", None) else ""
+        _one_line(f"{exc.format_message()}{where}")
+        return exc.exit_code or 2
+    except ABORT:
+        err.print("aborted")
+        return 130
     except ReidkitError as exc:
-        err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
-        return 2
+        return _one_line(str(exc))
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        return _one_line(f"{exc.strerror or exc}{where}")
+    except MemoryError:
+        return _one_line("out of memory: the input is too large for this machine")
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback for a user
+        if os.environ.get("REIDKIT_DEBUG"):
+            raise
+        return _one_line(f"unexpected {type(exc).__name__}: {exc} (a reidkit bug; REIDKIT_DEBUG=1 shows where)")
     return 0
 
 

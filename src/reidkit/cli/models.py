@@ -54,8 +54,10 @@ def info(name: str = typer.Argument(..., help="Catalog name."), as_json: bool = 
         return
     out.print(f"[bold]{spec.name}[/] ({spec.task}) — {spec.description}")
     i = spec.input
-    out.print(f"input   {', '.join(i.names)}: 1×3×{i.height}×{i.width} {i.color.upper()} {i.layout}"
-              + (f", mean {list(i.mean)} std {list(i.std)}" if i.normalised else ", raw 0-255"))
+    out.print(
+        f"input   {', '.join(i.names)}: 1×3×{i.height}×{i.width} {i.color.upper()} {i.layout}"
+        + (f", mean {list(i.mean)} std {list(i.std)}" if i.normalised else ", raw 0-255")
+    )
     out.print(f"output  {', '.join(spec.output.names)}" + (f": {spec.output.size} values" if spec.output.size else ""))
     if spec.published:
         out.print("published " + ", ".join(f"{k} {v}" for k, v in spec.published.items()))

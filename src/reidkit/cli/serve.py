@@ -11,15 +11,25 @@ import typer
 def serve(
     db: str = typer.Option("gallery.db", "--db", help="Gallery file or postgresql://URL."),
     host: str = typer.Option("127.0.0.1", "--host"),
-    port: int = typer.Option(8000, "--port"),
-    model: str = typer.Option("person-reidentification-retail-0287", "--model", "-m"),
+    port: int = typer.Option(8000, "--port", min=1, max=65535),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Re-id model (default: the catalog's)."),
     precision: Optional[str] = typer.Option(None, "--precision", "-p"),
     api_key: Optional[str] = typer.Option(None, "--api-key", help="Require this X-API-Key (or $REIDKIT_API_KEY)."),
 ) -> None:
     """Serve embed / verify / gallery endpoints and the search page (OpenAPI at /docs)."""
+    import socket
+
     import uvicorn
 
+    from reidkit.errors import ConflictError
     from reidkit.service.app import create_app
 
+    # the port first: a busy port must not leave a new, empty gallery behind
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        raise ConflictError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     app = create_app(db, model, precision, api_key or os.environ.get("REIDKIT_API_KEY"))
     uvicorn.run(app, host=host, port=port, log_level="info")

@@ -6,46 +6,77 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 
-from reidkit.cli.common import DeviceOption, JsonOption, out, print_json
+from reidkit.cli.common import DeviceOption, JsonOption, err, out, print_json
 
 
 def track(
-    sources: list[Path] = typer.Argument(..., help="Videos (any OpenCV-readable file, raw .264 too) or image folders; "
-                                                  "several = several cameras sharing one identity gallery."),
+    sources: list[Path] = typer.Argument(
+        ...,
+        help="Videos (any OpenCV-readable file, raw .264 too) or image folders; "
+        "several = several cameras sharing one identity gallery.",
+    ),
     output: Path = typer.Option(..., "--output", "-o", help="Folder for <camera>.mp4, <camera>.txt, events.jsonl."),
-    detector: str = typer.Option("person-detection-0202", "--detector", help="Person detector model."),
-    reid: str = typer.Option("person-reidentification-retail-0287", "--reid", help="Re-id model."),
+    detector: Optional[str] = typer.Option(None, "--detector", help="Person detector (default: the catalog's)."),
+    reid: Optional[str] = typer.Option(None, "--reid", help="Re-id model (default: the catalog's)."),
     no_reid: bool = typer.Option(False, "--no-reid", help="Motion only: no appearance, no re-identification."),
-    reid_threshold: float = typer.Option(0.97, "--reid-threshold", help="P(same) to give a track an old id."),
+    reid_threshold: float = typer.Option(
+        0.97, "--reid-threshold", min=0.0, max=1.0, help="P(same) to give a track an old id."
+    ),
     camera: Optional[list[str]] = typer.Option(None, "--camera", help="Camera names, one per source."),
     stride: int = typer.Option(1, "--stride", min=1, help="Process every N-th frame."),
-    min_height: float = typer.Option(0.0, "--min-height", help="Ignore detections shorter than this (pixels)."),
-    max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop after N frames per source."),
+    min_height: float = typer.Option(
+        0.0, "--min-height", min=0.0, help="Ignore detections shorter than this (pixels)."
+    ),
+    max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Stop after N frames per source."),
     no_video: bool = typer.Option(False, "--no-video", help="Skip the annotated MP4."),
-    gallery: Optional[str] = typer.Option(None, "--gallery", help="Also store tracked people in this gallery (file or postgresql://URL)."),
+    gallery: Optional[str] = typer.Option(
+        None, "--gallery", help="Also store tracked people in this gallery (file or postgresql://URL)."
+    ),
     gallery_stride: int = typer.Option(10, "--gallery-stride", min=1, help="Every N-th frame goes to the gallery."),
     device: str = DeviceOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Detect, track and re-identify people; writes annotated video, MOTChallenge tracks and an event log."""
+    from reidkit.files import make_dir
     from reidkit.pipeline import PipelineConfig, run_videos
 
     if camera and len(camera) != len(sources):
         from reidkit.cli.common import fail
 
         fail(f"give one --camera per source ({len(sources)}), got {len(camera)}")
-    config = PipelineConfig(detector=detector, reid=reid, use_reid=not no_reid, device=device,
-                            reid_threshold=reid_threshold, min_box_height=min_height, stride=stride)
+    for source in sources:
+        if not source.exists():
+            from reidkit.errors import NotFoundError
+
+            raise NotFoundError(f"source not found: {source}")
+    make_dir(output)
+    config = PipelineConfig(
+        detector=detector,
+        reid=reid,
+        use_reid=not no_reid,
+        device=device,
+        reid_threshold=reid_threshold,
+        min_box_height=min_height,
+        stride=stride,
+    )
     store = None
     if gallery is not None:
         from reidkit.gallery import open_gallery
 
         store = open_gallery(gallery)
     try:
-        summary = run_videos([str(s) for s in sources], output, config, write_video=not no_video,
-                             cameras=list(camera) if camera else None, max_frames=max_frames, gallery=store,
-                             gallery_stride=gallery_stride)
+        summary = run_videos(
+            [str(s) for s in sources],
+            output,
+            config,
+            write_video=not no_video,
+            cameras=list(camera) if camera else None,
+            max_frames=max_frames,
+            gallery=store,
+            gallery_stride=gallery_stride,
+        )
     finally:
         if store is not None:
             store.close()
@@ -55,6 +86,8 @@ def track(
     for s in summary["sources"]:
         out.print(f"{s['camera']}: {s['frames']} frames in {s['seconds']} s ({s['fps']} frames/s) -> {s['results']}")
     out.print(f"{summary['identities']} identities; events: {output / 'events.jsonl'}")
+    for notice in summary.get("warnings", []):
+        err.print(f"warning: {escape(notice)}")
 
 
 def eval_mot(
@@ -69,9 +102,17 @@ def eval_mot(
     import numpy as np
 
     from reidkit.data.mot import read_mot_gt
+    from reidkit.errors import NotFoundError
     from reidkit.metrics.mot import mot_metrics
     from reidkit.report import write_json
 
+    for name, path in (("--pred", pred), ("--gt", gt)):
+        if not path.is_file():
+            raise NotFoundError(f"{name} file not found: {path}")
+    if output is not None:
+        from reidkit.files import make_dir
+
+        make_dir(output)
     gt_rows = read_mot_gt(gt, include_ignored=True)
     gt_rows[:, 2:6] *= gt_scale
     pred_rows = read_mot_gt(pred, include_ignored=True) if pred.stat().st_size else np.zeros((0, 7))

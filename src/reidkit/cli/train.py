@@ -11,11 +11,21 @@ from reidkit.cli.common import JsonOption, out, print_json
 
 
 def train(
-    data: Path = typer.Option(..., "--data", help="Market-1501-format folder with bounding_box_train/ (query/ + bounding_box_test/ for per-epoch scores)."),
+    data: Path = typer.Option(
+        ...,
+        "--data",
+        help="Market-1501-format folder with bounding_box_train/ (query/ + bounding_box_test/ for per-epoch scores).",
+    ),
     out_dir: Path = typer.Option(..., "--out", help="Run folder: config.json, last.pt, metrics.csv, metrics.png."),
-    backbone: str = typer.Option("osnet_x0_25", "--backbone", help="osnet_x1_0/x0_75/x0_5/x0_25, compact, or timm:<name>."),
-    pretrained: Optional[Path] = typer.Option(None, "--pretrained", help="Local weights for the backbone (torchreid OSNet .pth, timm state dict)."),
-    init: Optional[Path] = typer.Option(None, "--init", help="Fine-tune this ONNX embedding model instead of --backbone."),
+    backbone: str = typer.Option(
+        "osnet_x0_25", "--backbone", help="osnet_x1_0/x0_75/x0_5/x0_25, compact, or timm:<name>."
+    ),
+    pretrained: Optional[Path] = typer.Option(
+        None, "--pretrained", help="Local weights for the backbone (torchreid OSNet .pth, timm state dict)."
+    ),
+    init: Optional[Path] = typer.Option(
+        None, "--init", help="Fine-tune this ONNX embedding model instead of --backbone."
+    ),
     epochs: int = typer.Option(5, "--epochs", min=1),
     batch_size: int = typer.Option(16, "--batch-size", min=2),
     instances: int = typer.Option(4, "--instances", min=1, help="Images per identity in a batch (PK sampling)."),
@@ -31,7 +41,9 @@ def train(
     flip: float = typer.Option(0.5, "--flip", min=0.0, max=1.0, help="Horizontal-flip probability."),
     pad: int = typer.Option(10, "--pad", min=0, help="Zero padding before the random crop (pixels)."),
     erase: float = typer.Option(0.5, "--erase", min=0.0, max=1.0, help="Random-erasing probability."),
-    eval_every: int = typer.Option(1, "--eval-every", min=0, help="Score query/ vs bounding_box_test/ every N epochs (0: never)."),
+    eval_every: int = typer.Option(
+        1, "--eval-every", min=0, help="Score query/ vs bounding_box_test/ every N epochs (0: never)."
+    ),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu or cuda."),
     workers: int = typer.Option(2, "--workers", min=0, help="Data-loading processes."),
@@ -46,11 +58,30 @@ def train(
     from reidkit.train.loop import train as run_training
 
     cfg = TrainConfig(
-        data=str(data), out=str(out_dir), backbone=backbone, weights=str(pretrained) if pretrained else None,
-        init=str(init) if init else None, epochs=epochs, batch_size=batch_size, instances=instances, lr=lr,
-        weight_decay=weight_decay, optimizer=optimizer, schedule=schedule, warmup_epochs=warmup_epochs,
-        clip_grad=clip_grad, label_smoothing=label_smoothing, margin=margin, triplet_weight=triplet_weight,
-        flip=flip, pad=pad, erase=erase, eval_every=eval_every, seed=seed, device=device, workers=workers,
+        data=str(data),
+        out=str(out_dir),
+        backbone=backbone,
+        weights=str(pretrained) if pretrained else None,
+        init=str(init) if init else None,
+        epochs=epochs,
+        batch_size=batch_size,
+        instances=instances,
+        lr=lr,
+        weight_decay=weight_decay,
+        optimizer=optimizer,
+        schedule=schedule,
+        warmup_epochs=warmup_epochs,
+        clip_grad=clip_grad,
+        label_smoothing=label_smoothing,
+        margin=margin,
+        triplet_weight=triplet_weight,
+        flip=flip,
+        pad=pad,
+        erase=erase,
+        eval_every=eval_every,
+        seed=seed,
+        device=device,
+        workers=workers,
     )
     result = run_training(cfg, resume=resume, progress=not as_json, log=(lambda _m: None) if as_json else out.print)
     if as_json:
@@ -62,9 +93,13 @@ def train(
 def export(
     run_dir: Path = typer.Argument(..., help="A training run folder (holds last.pt)."),
     fmt: str = typer.Option("onnx", "--format", "-f", help="onnx or openvino."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Model file to write (default RUN_DIR/export/model.onnx|.xml)."),
+    output: Optional[Path] = typer.Option(
+        None, "--output", "-o", help="Model file to write (default RUN_DIR/export/model.onnx|.xml)."
+    ),
     int8: bool = typer.Option(False, "--int8", help="INT8 post-training quantisation with NNCF (OpenVINO only)."),
-    calibration: Optional[Path] = typer.Option(None, "--calibration", help="Folder of person crops for INT8 and the agreement check (default: the run's data)."),
+    calibration: Optional[Path] = typer.Option(
+        None, "--calibration", help="Folder of person crops for INT8 and the agreement check (default: the run's data)."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Export a run to ONNX or OpenVINO IR (BGR 0-255 input), checked against the PyTorch model."""
@@ -74,12 +109,20 @@ def export(
     from reidkit.train.export import export_run
 
     result = export_run(run_dir, fmt, output, int8, calibration)
-    summary = {"path": str(result.path), "format": result.format, "int8": result.int8,
-               "check_images": result.check_images, "min_cosine": round(result.min_cosine, 6),
-               "mean_cosine": round(result.mean_cosine, 6), "device_min_cosine": round(result.device_min_cosine, 6)}
+    summary = {
+        "path": str(result.path),
+        "format": result.format,
+        "int8": result.int8,
+        "check_images": result.check_images,
+        "min_cosine": round(result.min_cosine, 6),
+        "mean_cosine": round(result.mean_cosine, 6),
+        "device_min_cosine": round(result.device_min_cosine, 6),
+    }
     if as_json:
         print_json(summary)
     else:
-        out.print(f"wrote {result.path}; cosine to the PyTorch model on {result.check_images} real crops: "
-                  f"min {result.min_cosine:.5f}, mean {result.mean_cosine:.5f} (f32); "
-                  f"min {result.device_min_cosine:.5f} at the device's default precision")
+        out.print(
+            f"wrote {result.path}; cosine to the PyTorch model on {result.check_images} real crops: "
+            f"min {result.min_cosine:.5f}, mean {result.mean_cosine:.5f} (f32); "
+            f"min {result.device_min_cosine:.5f} at the device's default precision"
+        )

@@ -13,15 +13,16 @@ from reidkit.cli.common import DeviceOption, JsonOption, ModelOption, PrecisionO
 def verify(
     image_a: Path = typer.Argument(..., help="First image."),
     image_b: Path = typer.Argument(..., help="Second image."),
-    model: str = ModelOption,
+    model: Optional[str] = ModelOption,
     precision: Optional[str] = PrecisionOption,
     device: str = DeviceOption,
     calibration: Optional[Path] = typer.Option(None, "--calibration", help="TOML written by `reidkit calibrate -o`."),
     as_json: bool = JsonOption,
 ) -> None:
     """Say whether two images show the same person, with a calibrated probability."""
+    from reidkit.calibration_math import logistic
     from reidkit.models.catalog import read_calibration_file
-    from reidkit.verify import ReId, logistic
+    from reidkit.verify import ReId
 
     reid = ReId(model, precision, device)
     if calibration is not None:

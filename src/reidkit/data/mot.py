@@ -40,7 +40,7 @@ def read_mot_gt(path: str | os.PathLike, include_ignored: bool = False) -> np.nd
         raise DatasetError(f"ground-truth file not found: {p}")
     try:
         rows = np.loadtxt(p, delimiter=",", ndmin=2)
-    except ValueError as exc:
+    except (ValueError, UnicodeDecodeError) as exc:
         raise DatasetError(f"{p} is not a MOTChallenge CSV (frame,id,x,y,w,h,conf,...): {exc}") from None
     if rows.size == 0:
         raise DatasetError(f"{p} holds no boxes")
@@ -105,10 +105,14 @@ def plan_crops(gt: np.ndarray, width: int, height: int, last_frame: int, recipe:
     boxes = rows[:, 2:6] * scale
     xyxy = np.column_stack([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]])
     inside = (xyxy[:, 0] >= 0) & (xyxy[:, 1] >= 0) & (xyxy[:, 2] <= width) & (xyxy[:, 3] <= height)
-    clipped = np.column_stack([
-        np.clip(xyxy[:, 0], 0, width), np.clip(xyxy[:, 1], 0, height),
-        np.clip(xyxy[:, 2], 0, width), np.clip(xyxy[:, 3], 0, height),
-    ])
+    clipped = np.column_stack(
+        [
+            np.clip(xyxy[:, 0], 0, width),
+            np.clip(xyxy[:, 1], 0, height),
+            np.clip(xyxy[:, 2], 0, width),
+            np.clip(xyxy[:, 3], 0, height),
+        ]
+    )
     keep = (clipped[:, 3] - clipped[:, 1] >= max(recipe.min_height, 1)) & (clipped[:, 2] - clipped[:, 0] >= 1)
     if not recipe.clip:
         keep &= inside
@@ -186,7 +190,10 @@ def build_from_mot(
         "frames_read": seen_frames,
         "recipe": asdict(recipe),
         "counts": {s: int((plan["split"] == s).sum()) for s in ("bounding_box_train", "query", "bounding_box_test")},
-        "ids": {s: int(np.unique(plan["pids"][plan["split"] == s]).size) for s in ("bounding_box_train", "query", "bounding_box_test")},
+        "ids": {
+            s: int(np.unique(plan["pids"][plan["split"] == s]).size)
+            for s in ("bounding_box_train", "query", "bounding_box_test")
+        },
         "written": written,
     }
     (out / "recipe.json").write_text(json.dumps(summary, indent=2))

@@ -7,11 +7,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from reidkit.models.catalog import model_or_default
 from reidkit.models.store import ModelStore
 from reidkit.preprocess import clip_box, fit_batch
 from reidkit.runtime import Engine
-
-DEFAULT_LANDMARKS_MODEL = "landmarks-regression-retail-0009"
 
 
 def square_box(box: Sequence[float], scale: float = 1.0) -> np.ndarray:
@@ -25,9 +24,14 @@ def square_box(box: Sequence[float], scale: float = 1.0) -> np.ndarray:
 class LandmarkRegressor:
     """Regresses five landmarks inside a face box; returns them in image pixels."""
 
-    def __init__(self, model: str | os.PathLike = DEFAULT_LANDMARKS_MODEL, precision: str | None = None,
-                 device: str = "CPU", store: ModelStore | None = None) -> None:
-        resolved = (store or ModelStore()).resolve(model, precision)
+    def __init__(
+        self,
+        model: str | os.PathLike | None = None,
+        precision: str | None = None,
+        device: str = "CPU",
+        store: ModelStore | None = None,
+    ) -> None:
+        resolved = (store or ModelStore()).resolve(model_or_default(model, "face-landmarks"), precision)
         self.engine = Engine.for_model(resolved, ("face-landmarks",), "a landmark regressor", device)
 
     def __call__(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from reidkit.errors import ConfigError
+
 METHODS = ("none", "gamma", "clahe", "dog")
 
 
@@ -30,8 +32,14 @@ def clahe(face: np.ndarray, clip: float = 2.0, grid: int = 4) -> np.ndarray:
     return cv2.cvtColor(lab, cv2.COLOR_LAB2BGR)
 
 
-def gamma_dog(face: np.ndarray, gamma: float = 0.2, sigma0: float = 1.0, sigma1: float = 2.0,
-              alpha: float = 0.1, tau: float = 10.0) -> np.ndarray:
+def gamma_dog(
+    face: np.ndarray,
+    gamma: float = 0.2,
+    sigma0: float = 1.0,
+    sigma1: float = 2.0,
+    alpha: float = 0.1,
+    tau: float = 10.0,
+) -> np.ndarray:
     """Tan & Triggs (2010) chain: gamma, difference of Gaussians, contrast equalisation; grey BGR out."""
     grey = cv2.cvtColor(face, cv2.COLOR_BGR2GRAY).astype(np.float32) / 255.0
     x = np.power(grey + 1e-3, gamma)
@@ -54,4 +62,4 @@ def normalise(face: np.ndarray, method: str = "none") -> np.ndarray:
         return clahe(face)
     if method == "dog":
         return gamma_dog(face)
-    raise ValueError(f"unknown illumination normalisation {method!r}; use one of {', '.join(METHODS)}")
+    raise ConfigError(f"unknown illumination normalisation {method!r}; use one of {', '.join(METHODS)}")

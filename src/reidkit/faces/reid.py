@@ -10,16 +10,14 @@ import numpy as np
 
 from reidkit.detect import Detector
 from reidkit.embed import Embedder
-from reidkit.errors import ImageError, ReidkitError
+from reidkit.errors import ConfigError, ImageError
 from reidkit.faces.align import align
 from reidkit.faces.landmarks import LandmarkRegressor, square_box
 from reidkit.faces.photometric import auto_gamma, normalise
 from reidkit.images import ImageLike, as_image, as_list
-from reidkit.models.catalog import Calibration
+from reidkit.models.catalog import Calibration, model_or_default
 from reidkit.verify import UNCALIBRATED, Verifier
 
-DEFAULT_FACE_MODEL = "face-reidentification-retail-0095"
-DEFAULT_FACE_DETECTOR = "face-detection-retail-0005"
 MIN_FACE = 16  # pixels: smaller detections are ignored
 
 
@@ -42,12 +40,12 @@ class FaceReId(Verifier):
 
     def __init__(
         self,
-        model: str | os.PathLike = DEFAULT_FACE_MODEL,
+        model: str | os.PathLike | None = None,
         precision: str | None = None,
         device: str = "CPU",
         *,
-        detector: str | os.PathLike | None = DEFAULT_FACE_DETECTOR,
-        landmarks: str | os.PathLike = "landmarks-regression-retail-0009",
+        detector: str | os.PathLike | None | bool = None,
+        landmarks: str | os.PathLike | None = None,
         confidence: float = 0.3,
         align_faces: bool = True,
         illumination: str = "gamma",
@@ -57,14 +55,18 @@ class FaceReId(Verifier):
         calibration: Calibration | None = None,
     ) -> None:
         if on_missing not in ("whole", "error"):
-            raise ReidkitError("on_missing must be 'whole' or 'error'")
-        self.embedder = Embedder(model, precision, device, flip=flip)
-        self.detector = Detector(detector, None, device, confidence=confidence, nms_iou=0.4) if detector else None
+            raise ConfigError("on_missing must be 'whole' or 'error'")
+        normalise(np.zeros((2, 2, 3), np.uint8), illumination)  # validate the name before loading models
+        self.embedder = Embedder(model_or_default(model, "face-reid"), precision, device, flip=flip)
+        self.detector = (
+            None
+            if detector is False
+            else Detector(model_or_default(detector, "face-detect"), None, device, confidence=confidence, nms_iou=0.4)
+        )
         self.regressor = LandmarkRegressor(landmarks, None, device) if align_faces else None
         self.illumination = illumination
         self.enhance_detection = enhance_detection
         self.on_missing = on_missing
-        normalise(np.zeros((2, 2, 3), np.uint8), illumination)  # validate the name early
         spec = self.embedder.spec
         self.calibration = calibration or (spec.calibration if spec else None) or UNCALIBRATED
         self.size = self.embedder.engine.input_spec.height
@@ -77,11 +79,17 @@ class FaceReId(Verifier):
             return []
         dets = self.detector.detect(bgr)
         sizes = (dets.xyxy[:, 2] - dets.xyxy[:, 0]) * (dets.xyxy[:, 3] - dets.xyxy[:, 1])
-        keep = [k for k in np.argsort(-sizes) if min(dets.xyxy[k, 2] - dets.xyxy[k, 0],
-                                                     dets.xyxy[k, 3] - dets.xyxy[k, 1]) >= MIN_FACE]
+        keep = [
+            k
+            for k in np.argsort(-sizes)
+            if min(dets.xyxy[k, 2] - dets.xyxy[k, 0], dets.xyxy[k, 3] - dets.xyxy[k, 1]) >= MIN_FACE
+        ]
         boxes = dets.xyxy[keep].astype(np.float64)
-        points = self.regressor(bgr, [square_box(b, 1.0) for b in boxes]) if self.regressor and len(boxes) else \
-            np.zeros((len(boxes), 5, 2))
+        points = (
+            self.regressor(bgr, [square_box(b, 1.0) for b in boxes])
+            if self.regressor and len(boxes)
+            else np.zeros((len(boxes), 5, 2))
+        )
         return [Face(boxes[i], float(dets.confidence[k]), points[i]) for i, k in enumerate(keep)]
 
     def detect(self, image: ImageLike, color: str = "bgr") -> np.ndarray:
@@ -92,7 +100,7 @@ class FaceReId(Verifier):
     def landmarks(self, image: ImageLike, box, color: str = "bgr") -> np.ndarray:
         """5×2 landmarks (eyes, nose tip, mouth corners) in pixels for a face box."""
         if self.regressor is None:
-            raise ReidkitError("landmarks need align_faces=True")
+            raise ConfigError("landmarks need align_faces=True")
         bgr = self._for_detection(as_image(image, color))
         return self.regressor(bgr, square_box(box, 1.0)[None])[0]
 
@@ -124,7 +132,7 @@ class FaceReId(Verifier):
             x0, y0, x1, y1 = square_box(face.box).round().astype(int)
             pad = max(0, -x0, -y0, x1 - bgr.shape[1], y1 - bgr.shape[0])
             padded = cv2.copyMakeBorder(bgr, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-            out = cv2.resize(padded[y0 + pad:y1 + pad, x0 + pad:x1 + pad], (self.size, self.size))
+            out = cv2.resize(padded[y0 + pad : y1 + pad, x0 + pad : x1 + pad], (self.size, self.size))
         return normalise(out, self.illumination)
 
     # -- embedding and verification -------------------------------------------------------------

@@ -20,8 +20,15 @@ REBUILD_FRACTION = 0.2  # an HNSW graph with more tombstones than this fraction 
 class VectorIndex:
     """Maps sighting ids to unit-norm vectors; inner product = cosine similarity."""
 
-    def __init__(self, dim: int, kind: str = "auto", expected: int = 0, hnsw_m: int = 16,
-                 ef_construction: int = 200, ef_search: int = 256) -> None:
+    def __init__(
+        self,
+        dim: int,
+        kind: str = "auto",
+        expected: int = 0,
+        hnsw_m: int = 16,
+        ef_construction: int = 200,
+        ef_search: int = 256,
+    ) -> None:
         self.dim = dim
         self.kind = ("hnsw" if expected > HNSW_ABOVE else "exact") if kind == "auto" else kind
         self._deleted = np.zeros(0, np.int64)  # HNSW tombstones
@@ -70,8 +77,8 @@ class VectorIndex:
             grown[: self._n] = self._vectors[: self._n]
             self._vectors = grown
             self._ids = np.concatenate([self._ids[: self._n], np.zeros(capacity - self._n, np.int64)])
-        self._vectors[self._n: need] = vectors
-        self._ids[self._n: need] = ids
+        self._vectors[self._n : need] = vectors
+        self._ids[self._n : need] = ids
         self._n = need
 
     def remove(self, ids: np.ndarray) -> None:

@@ -32,9 +32,19 @@ def model_key(embedder: Embedder) -> str:
     return embedder.name
 
 
-def enroll(store: GalleryStore, embedder: Embedder, name: str, images: Sequence[ImageLike],
-           identity_id: int | None = None, metadata: dict | None = None, camera: str = "") -> tuple[int, list[int]]:
+def enroll(
+    store: GalleryStore,
+    embedder: Embedder,
+    name: str,
+    images: Sequence[ImageLike],
+    identity_id: int | None = None,
+    metadata: dict | None = None,
+    camera: str = "",
+    sources: Sequence[str] | None = None,
+) -> tuple[int, list[int]]:
     """Add images of one person (new identity `name`, or an existing `identity_id`); returns ids.
+
+    `sources` names arrays given in `images` (paths name themselves).
 
     Every image is read and embedded before anything is written, and a new identity is created together with
     its sightings in one transaction: a bad image stores nothing.
@@ -44,7 +54,8 @@ def enroll(store: GalleryStore, embedder: Embedder, name: str, images: Sequence[
     bgr = [as_image(i) for i in images]
     vectors = embedder.embed(bgr)
     store.check_model(model_key(embedder), vectors.shape[1])
-    sources = [str(i) if isinstance(i, (str, os.PathLike)) else "" for i in images]
+    if sources is None:
+        sources = [str(i) if isinstance(i, (str, os.PathLike)) else "" for i in images]
     infos = [{"source": s, "camera": camera} for s in sources]
     thumbs = [thumbnail(b) for b in bgr]
     if identity_id is None:
@@ -88,8 +99,16 @@ def _frames_of(path: Path, stride: int):
     return reader, info["fps"] or None, reader
 
 
-def index_paths(store: GalleryStore, embedder: Embedder, detector, paths: Sequence[str | Path], stride: int = 10,
-                camera: str | None = None, progress: bool = True, min_height: float = 16.0) -> dict:
+def index_paths(
+    store: GalleryStore,
+    embedder: Embedder,
+    detector,
+    paths: Sequence[str | Path],
+    stride: int = 10,
+    camera: str | None = None,
+    progress: bool = True,
+    min_height: float = 16.0,
+) -> dict:
     """Detect people in images and videos and store every detection as a sighting (box, frame, thumbnail).
 
     Files that are neither a readable image nor a readable video are skipped and listed under `skipped`;
@@ -109,8 +128,9 @@ def index_paths(store: GalleryStore, embedder: Embedder, detector, paths: Sequen
             cam = camera or path.stem
             for index, frame in tqdm(items, desc=path.name, unit="frame", disable=not progress or None, leave=False):
                 frames += 1
-                count, new = _index_frame(store, embedder, detector, frame, path, cam, index, fps, reader is None,
-                                          min_height)
+                count, new = _index_frame(
+                    store, embedder, detector, frame, path, cam, index, fps, reader is None, min_height
+                )
                 detected += count
                 stored += new
         except InputError as exc:
@@ -119,12 +139,19 @@ def index_paths(store: GalleryStore, embedder: Embedder, detector, paths: Sequen
         notice = reader.shortfall() if reader is not None else None
         if notice:
             warnings.append(notice)
-    return {"files": len(files) - len(skipped), "frames": frames, "sightings": stored,
-            "already_stored": detected - stored, "skipped": skipped, "warnings": warnings}
+    return {
+        "files": len(files) - len(skipped),
+        "frames": frames,
+        "sightings": stored,
+        "already_stored": detected - stored,
+        "skipped": skipped,
+        "warnings": warnings,
+    }
 
 
-def _index_frame(store, embedder, detector, frame, path: Path, cam: str, index: int, fps, still: bool,
-                 min_height: float) -> tuple[int, int]:
+def _index_frame(
+    store, embedder, detector, frame, path: Path, cam: str, index: int, fps, still: bool, min_height: float
+) -> tuple[int, int]:
     """Store the people of one frame; returns (detections kept, sightings newly stored)."""
     dets = detector.detect(frame)
     keep = [b for b in dets.xyxy if b[3] - b[1] >= min_height and b[2] - b[0] >= 4]
@@ -132,8 +159,15 @@ def _index_frame(store, embedder, detector, frame, path: Path, cam: str, index: 
         return 0, 0
     crops = [crop(frame, b) for b in keep]
     vectors = embedder.embed(crops)
-    infos = [{"source": str(path), "camera": cam, "frame": None if still else index,
-              "time": None if (still or not fps) else index / fps,
-              "box": [round(float(v), 1) for v in b]} for b in keep]
+    infos = [
+        {
+            "source": str(path),
+            "camera": cam,
+            "frame": None if still else index,
+            "time": None if (still or not fps) else index / fps,
+            "box": [round(float(v), 1) for v in b],
+        }
+        for b in keep
+    ]
     ids = store.add_sightings(vectors, model_key(embedder), infos, [thumbnail(c) for c in crops])
     return len(keep), len(ids)

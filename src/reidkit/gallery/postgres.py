@@ -15,14 +15,29 @@ import json
 import re
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 
-from reidkit.errors import (GalleryBusyError, GalleryError, GalleryNotFoundError, GalleryReadOnlyError,
-                            IdentityNotFoundError, InputError)
-from reidkit.gallery.store import (GalleryStore, Identity, Match, NewIdentity, Sighting, filter_clauses, redact,
-                                   resolve_identity, sighting_from_row, sighting_values)
+from reidkit.errors import (
+    GalleryBusyError,
+    GalleryError,
+    GalleryNotFoundError,
+    GalleryReadOnlyError,
+    IdentityNotFoundError,
+    InputError,
+)
+from reidkit.gallery.store import (
+    GalleryStore,
+    Identity,
+    Match,
+    NewIdentity,
+    Sighting,
+    filter_clauses,
+    redact,
+    resolve_identity,
+    sighting_from_row,
+    sighting_values,
+)
 
 HNSW_FROM = 200_000  # sightings; below this a search is an exact scan (as the embedded store's index)
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 16, 200, 100  # ef_search: p50 9 ms, recall@10 1.0 at 200k
@@ -62,8 +77,15 @@ def parse_vector(text: str) -> np.ndarray:
 class PostgresGallery(GalleryStore):
     """A gallery in a PostgreSQL database with the pgvector extension (`postgresql://user@host/db`)."""
 
-    def __init__(self, url: str, index: str = "auto", timeout: float = 10.0, build_memory: str = "1GB",
-                 create: bool = True, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        index: str = "auto",
+        timeout: float = 10.0,
+        build_memory: str = "1GB",
+        create: bool = True,
+        read_only: bool = False,
+    ) -> None:
         try:
             import psycopg
         except ImportError:
@@ -108,8 +130,9 @@ class PostgresGallery(GalleryStore):
                     self._db.execute(statement)
         except self._psycopg.Error as exc:
             first = str(exc).strip().splitlines()[0]
-            if exists and isinstance(exc, (self._psycopg.errors.InsufficientPrivilege,
-                                           self._psycopg.errors.ReadOnlySqlTransaction)):
+            if exists and isinstance(
+                exc, (self._psycopg.errors.InsufficientPrivilege, self._psycopg.errors.ReadOnlySqlTransaction)
+            ):
                 self.read_only = True  # a role that may only read: read-only use still works
                 self._db.execute("SET default_transaction_read_only = on")
                 return
@@ -168,8 +191,13 @@ class PostgresGallery(GalleryStore):
     def has_hnsw(self) -> bool:
         """Whether the HNSW index has been built (and is valid)."""
         with self._lock:
-            return self._sql("SELECT 1 FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid "
-                             "WHERE c.relname = 'sightings_hnsw' AND x.indisvalid").fetchone() is not None
+            return (
+                self._sql(
+                    "SELECT 1 FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid "
+                    "WHERE c.relname = 'sightings_hnsw' AND x.indisvalid"
+                ).fetchone()
+                is not None
+            )
 
     def build_index(self) -> None:
         """Build the HNSW index now (it is built automatically at HNSW_FROM sightings)."""
@@ -191,28 +219,43 @@ class PostgresGallery(GalleryStore):
 
     def _build_hnsw(self, wait: bool) -> None:
         """CREATE INDEX in its own statement, under a session lock; another process already building it wins."""
-        got = self._sql("SELECT pg_advisory_lock(%s)" if wait else "SELECT pg_try_advisory_lock(%s)",
-                        (BUILD_LOCK,)).fetchone()[0]
+        got = self._sql(
+            "SELECT pg_advisory_lock(%s)" if wait else "SELECT pg_try_advisory_lock(%s)", (BUILD_LOCK,)
+        ).fetchone()[0]
         if got is False:
             return
         try:
             self._sql(f"SET maintenance_work_mem = '{self.build_memory}'")
             self._sql("DROP INDEX IF EXISTS sightings_hnsw_building")
-            self._sql(f"CREATE INDEX IF NOT EXISTS sightings_hnsw ON sightings USING hnsw (embedding vector_ip_ops) "
-                      f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})")
+            self._sql(
+                f"CREATE INDEX IF NOT EXISTS sightings_hnsw ON sightings USING hnsw (embedding vector_ip_ops) "
+                f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"
+            )
         finally:
             self._sql("RESET maintenance_work_mem")
             self._sql("SELECT pg_advisory_unlock(%s)", (BUILD_LOCK,))
 
-    def _write_batch(self, identities: list[NewIdentity], emb: np.ndarray, model: str, sightings: list[dict],
-                     thumbnails: list[bytes | None]) -> tuple[list[int], list[int]]:
+    def _write_batch(
+        self,
+        identities: list[NewIdentity],
+        emb: np.ndarray,
+        model: str,
+        sightings: list[dict],
+        thumbnails: list[bytes | None],
+    ) -> tuple[list[int], list[int]]:
         """Create identities and add sightings in one transaction; duplicates of a sighting key are skipped."""
         with self._lock:
             with self._write_tx():
                 now = time.time()
-                new_ids = [int(self._sql("INSERT INTO identities (name, metadata, created) VALUES (%s, %s, %s) "
-                                         "RETURNING id", (i.name, json.dumps(i.metadata), now)).fetchone()[0])
-                           for i in identities]
+                new_ids = [
+                    int(
+                        self._sql(
+                            "INSERT INTO identities (name, metadata, created) VALUES (%s, %s, %s) RETURNING id",
+                            (i.name, json.dumps(i.metadata), now),
+                        ).fetchone()[0]
+                    )
+                    for i in identities
+                ]
                 ids = self._insert_sightings(emb, model, sightings, thumbnails, new_ids, now) if sightings else []
             if sightings:
                 self._maybe_build_hnsw()
@@ -222,14 +265,19 @@ class PostgresGallery(GalleryStore):
         self.check_model(model, emb.shape[1])
         if self._meta("model") is None:
             self._fix_model(model, emb.shape[1])
-        wanted = {int(i["identity_id"]) for i in sightings
-                  if i.get("identity_id") is not None and i.get("new_identity") is None}
+        wanted = {
+            int(i["identity_id"])
+            for i in sightings
+            if i.get("identity_id") is not None and i.get("new_identity") is None
+        }
         if wanted:
             known = {r[0] for r in self._sql("SELECT id FROM identities WHERE id = ANY(%s)", (list(wanted),))}
             if wanted - known:
                 raise IdentityNotFoundError(f"no identity {min(wanted - known)}")
-        self._sql(f"CREATE TEMP TABLE incoming ON COMMIT DROP AS SELECT 0::bigint AS ord, {SIGHTING_COLUMNS} "
-                  "FROM sightings WITH NO DATA")
+        self._sql(
+            f"CREATE TEMP TABLE incoming ON COMMIT DROP AS SELECT 0::bigint AS ord, {SIGHTING_COLUMNS} "
+            "FROM sightings WITH NO DATA"
+        )
         try:
             with self._db.cursor().copy(f"COPY incoming (ord, {SIGHTING_COLUMNS}) FROM STDIN") as copy:
                 for k, (vector, info, thumb) in enumerate(zip(emb, sightings, thumbnails)):
@@ -237,8 +285,10 @@ class PostgresGallery(GalleryStore):
                     copy.write_row((k, *values, thumb, model, vector_text(vector), now))
         except self._psycopg.Error as exc:
             raise self._error(exc) from None
-        rows = self._sql(f"INSERT INTO sightings ({SIGHTING_COLUMNS}) SELECT {SIGHTING_COLUMNS} FROM incoming "
-                         "ORDER BY ord ON CONFLICT (key) DO NOTHING RETURNING id").fetchall()
+        rows = self._sql(
+            f"INSERT INTO sightings ({SIGHTING_COLUMNS}) SELECT {SIGHTING_COLUMNS} FROM incoming "
+            "ORDER BY ord ON CONFLICT (key) DO NOTHING RETURNING id"
+        ).fetchall()
         return sorted(int(r[0]) for r in rows)
 
     def _require(self, identity_id: int) -> None:
@@ -269,15 +319,18 @@ class PostgresGallery(GalleryStore):
     def identities(self) -> list[Identity]:
         """Every identity with its sighting count."""
         with self._lock:
-            rows = self._sql("SELECT i.id, i.name, i.metadata, COUNT(s.id) FROM identities i LEFT JOIN sightings s "
-                             "ON s.identity_id = i.id GROUP BY i.id ORDER BY i.id").fetchall()
+            rows = self._sql(
+                "SELECT i.id, i.name, i.metadata, COUNT(s.id) FROM identities i LEFT JOIN sightings s "
+                "ON s.identity_id = i.id GROUP BY i.id ORDER BY i.id"
+            ).fetchall()
         return [Identity(int(r[0]), r[1], dict(r[2]), int(r[3])) for r in rows]
 
     def _sightings_of(self, identity_id: int) -> list[Sighting]:
         with self._lock:
             self._require(identity_id)
-            rows = self._sql(f"SELECT {COLUMNS} FROM sightings s WHERE s.identity_id = %s ORDER BY s.id",
-                             (identity_id,)).fetchall()
+            rows = self._sql(
+                f"SELECT {COLUMNS} FROM sightings s WHERE s.identity_id = %s ORDER BY s.id", (identity_id,)
+            ).fetchall()
         return [sighting_from_row(r) for r in rows]
 
     def count(self) -> int:
@@ -295,8 +348,15 @@ class PostgresGallery(GalleryStore):
     def _use_hnsw(self) -> bool:
         return self.index_kind != "exact" and self.has_hnsw()
 
-    def search(self, query: np.ndarray, model: str, k: int = 5, camera: str | None = None,
-               time_range: tuple[float, float] | None = None, identities_only: bool = False) -> list[Match]:
+    def search(
+        self,
+        query: np.ndarray,
+        model: str,
+        k: int = 5,
+        camera: str | None = None,
+        time_range: tuple[float, float] | None = None,
+        identities_only: bool = False,
+    ) -> list[Match]:
         """Top-k sightings by cosine similarity, best first; filtered searches scan the matching rows exactly."""
         q = np.asarray(query, np.float32).reshape(-1)
         if self.model is None:
@@ -316,7 +376,8 @@ class PostgresGallery(GalleryStore):
                 f" ORDER BY embedding <#> %s::vector LIMIT %s) "
                 f"SELECT {COLUMNS}, i.name, -hits.d FROM hits JOIN sightings s ON s.id = hits.id "
                 f"LEFT JOIN identities i ON i.id = s.identity_id ORDER BY hits.d, s.id",
-                (text, *args, text, int(k))).fetchall()
+                (text, *args, text, int(k)),
+            ).fetchall()
         return [Match(sighting_from_row(r[:10]), float(r[11]), r[10]) for r in rows]
 
     # -- export ---------------------------------------------------------------------------------

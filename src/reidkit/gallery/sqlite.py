@@ -24,11 +24,26 @@ from urllib.parse import quote
 
 import numpy as np
 
-from reidkit.errors import GalleryBusyError, GalleryError, GalleryNotFoundError, GalleryReadOnlyError, \
-    IdentityNotFoundError, InputError
+from reidkit.errors import (
+    GalleryBusyError,
+    GalleryError,
+    GalleryNotFoundError,
+    GalleryReadOnlyError,
+    IdentityNotFoundError,
+    InputError,
+)
 from reidkit.gallery.index import HNSW_ABOVE, VectorIndex
-from reidkit.gallery.store import (GalleryStore, Identity, Match, NewIdentity, Sighting, filter_clauses,
-                                   resolve_identity, sighting_from_row, sighting_values)
+from reidkit.gallery.store import (
+    GalleryStore,
+    Identity,
+    Match,
+    NewIdentity,
+    Sighting,
+    filter_clauses,
+    resolve_identity,
+    sighting_from_row,
+    sighting_values,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -46,16 +61,21 @@ CREATE INDEX IF NOT EXISTS sightings_identity ON sightings(identity_id);
 CREATE INDEX IF NOT EXISTS sightings_camera_time ON sightings(camera, time);
 """
 REIDKIT_TABLES = {"meta", "identities", "sightings"}
-INSERT_SIGHTING = ("INSERT INTO sightings (identity_id, source, camera, frame, time, x0, y0, x1, y1, key, thumbnail,"
-                   " model, embedding, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                   "ON CONFLICT(key) DO NOTHING")
+INSERT_SIGHTING = (
+    "INSERT INTO sightings (identity_id, source, camera, frame, time, x0, y0, x1, y1, key, thumbnail,"
+    " model, embedding, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT(key) DO NOTHING"
+)
 
 
 def _readonly_file(path: Path) -> bool:
     """True when the file has no write permission for anyone, or the process may not write it or its folder."""
     mode = path.stat().st_mode
-    return not (mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)) or not os.access(path, os.W_OK) \
+    return (
+        not (mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+        or not os.access(path, os.W_OK)
         or not os.access(path.parent, os.W_OK)
+    )
 
 
 def _uri(path: Path, **params: str) -> str:
@@ -66,8 +86,9 @@ def _uri(path: Path, **params: str) -> str:
 class SqliteGallery(GalleryStore):
     """A gallery in one SQLite file with an in-process vector index."""
 
-    def __init__(self, path: Path, index: str = "auto", timeout: float = 10.0, create: bool = True,
-                 read_only: bool = False) -> None:
+    def __init__(
+        self, path: Path, index: str = "auto", timeout: float = 10.0, create: bool = True, read_only: bool = False
+    ) -> None:
         self.path = Path(path)
         self.location = str(self.path)
         if index not in ("auto", "exact", "hnsw"):
@@ -80,8 +101,9 @@ class SqliteGallery(GalleryStore):
         if exists:
             tables = self._inspect()
             if not tables and not create:
-                raise GalleryNotFoundError(f"{self.path} is an empty file, not a gallery yet (enroll, index or "
-                                           "import create one)")
+                raise GalleryNotFoundError(
+                    f"{self.path} is an empty file, not a gallery yet (enroll, index or import create one)"
+                )
             self.read_only = read_only or _readonly_file(self.path)
             if self.read_only and not tables:
                 raise GalleryReadOnlyError(f"{self.path} is read-only and empty: nothing to read")
@@ -117,19 +139,24 @@ class SqliteGallery(GalleryStore):
         tables.discard("sqlite_sequence")
         if tables and not REIDKIT_TABLES <= tables:
             shown = ", ".join(sorted(tables)[:5])
-            raise GalleryError(f"{self.path} is not a reidkit gallery: it holds other tables ({shown}); "
-                               "it was left unchanged")
+            raise GalleryError(
+                f"{self.path} is not a reidkit gallery: it holds other tables ({shown}); it was left unchanged"
+            )
         return tables
 
     def _connect(self) -> sqlite3.Connection:
         try:
             if self.read_only:
-                db = sqlite3.connect(_uri(self.path, mode="ro"), uri=True, timeout=self.timeout,
-                                     check_same_thread=False, isolation_level=None)
+                db = sqlite3.connect(
+                    _uri(self.path, mode="ro"),
+                    uri=True,
+                    timeout=self.timeout,
+                    check_same_thread=False,
+                    isolation_level=None,
+                )
                 db.execute("SELECT COUNT(*) FROM meta").fetchone()
                 return db
-            db = sqlite3.connect(str(self.path), timeout=self.timeout, check_same_thread=False,
-                                 isolation_level=None)
+            db = sqlite3.connect(str(self.path), timeout=self.timeout, check_same_thread=False, isolation_level=None)
             self._prepare(db)
             return db
         except sqlite3.OperationalError as exc:
@@ -166,8 +193,10 @@ class SqliteGallery(GalleryStore):
             if "key" not in columns:  # galleries made before sightings had a natural key
                 db.execute("ALTER TABLE sightings ADD COLUMN key TEXT")
             db.execute("CREATE UNIQUE INDEX IF NOT EXISTS sightings_key ON sightings(key)")
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('version', '0'), ('deletions', '0'), ('gallery_id', ?)",
-                       (uuid.uuid4().hex,))
+            db.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('version', '0'), ('deletions', '0'), ('gallery_id', ?)",
+                (uuid.uuid4().hex,),
+            )
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -228,19 +257,33 @@ class SqliteGallery(GalleryStore):
         return int(value) if value else None
 
     # -- writes ---------------------------------------------------------------------------------
-    def _write_batch(self, identities: list[NewIdentity], emb: np.ndarray, model: str, sightings: list[dict],
-                     thumbnails: list[bytes | None]) -> tuple[list[int], list[int]]:
+    def _write_batch(
+        self,
+        identities: list[NewIdentity],
+        emb: np.ndarray,
+        model: str,
+        sightings: list[dict],
+        thumbnails: list[bytes | None],
+    ) -> tuple[list[int], list[int]]:
         """Create identities and add sightings in one transaction; duplicates of a sighting key are skipped."""
         with self._lock, self._write() as db:
             now = time.time()
-            new_ids = [int(db.execute("INSERT INTO identities (name, metadata, created) VALUES (?, ?, ?)",
-                                      (i.name, json.dumps(i.metadata), now)).lastrowid) for i in identities]
+            new_ids = [
+                int(
+                    db.execute(
+                        "INSERT INTO identities (name, metadata, created) VALUES (?, ?, ?)",
+                        (i.name, json.dumps(i.metadata), now),
+                    ).lastrowid
+                )
+                for i in identities
+            ]
             ids: list[int] = []
             if sightings:
                 self.check_model(model, emb.shape[1])
                 if self._meta("model") is None:
-                    db.execute("INSERT OR REPLACE INTO meta VALUES ('model', ?), ('dim', ?)",
-                               (model, str(emb.shape[1])))
+                    db.execute(
+                        "INSERT OR REPLACE INTO meta VALUES ('model', ?), ('dim', ?)", (model, str(emb.shape[1]))
+                    )
                 for owner in {i.get("identity_id") for i in sightings if i.get("new_identity") is None} - {None}:
                     self._require(owner)
                 for vector, info, thumb in zip(emb, sightings, thumbnails):
@@ -288,14 +331,17 @@ class SqliteGallery(GalleryStore):
         """Every identity with its sighting count."""
         rows = self._db.execute(
             "SELECT i.id, i.name, i.metadata, COUNT(s.id) FROM identities i LEFT JOIN sightings s "
-            "ON s.identity_id = i.id GROUP BY i.id ORDER BY i.id").fetchall()
+            "ON s.identity_id = i.id GROUP BY i.id ORDER BY i.id"
+        ).fetchall()
         return [Identity(r[0], r[1], json.loads(r[2]), r[3]) for r in rows]
 
     def _sightings_of(self, identity_id: int) -> list[Sighting]:
         self._require(identity_id)
         rows = self._db.execute(
             "SELECT id, identity_id, source, camera, frame, time, x0, y0, x1, y1 FROM sightings "
-            "WHERE identity_id = ? ORDER BY id", (identity_id,)).fetchall()
+            "WHERE identity_id = ? ORDER BY id",
+            (identity_id,),
+        ).fetchall()
         return [sighting_from_row(r) for r in rows]
 
     def count(self) -> int:
@@ -308,8 +354,15 @@ class SqliteGallery(GalleryStore):
             raise IdentityNotFoundError(f"no sighting {sighting_id}")
         return row[0]
 
-    def search(self, query: np.ndarray, model: str, k: int = 5, camera: str | None = None,
-               time_range: tuple[float, float] | None = None, identities_only: bool = False) -> list[Match]:
+    def search(
+        self,
+        query: np.ndarray,
+        model: str,
+        k: int = 5,
+        camera: str | None = None,
+        time_range: tuple[float, float] | None = None,
+        identities_only: bool = False,
+    ) -> list[Match]:
         """Top-k sightings by cosine similarity, best first; filters run exactly over the matching rows."""
         q = np.asarray(query, np.float32).reshape(-1)
         if self.model is None:
@@ -342,23 +395,32 @@ class SqliteGallery(GalleryStore):
         rows = self._db.execute(
             f"SELECT s.id, s.identity_id, s.source, s.camera, s.frame, s.time, s.x0, s.y0, s.x1, s.y1, i.name "
             f"FROM sightings s LEFT JOIN identities i ON i.id = s.identity_id WHERE s.id IN ({marks})",
-            [int(i) for i in ids]).fetchall()
+            [int(i) for i in ids],
+        ).fetchall()
         by_id = {r[0]: r for r in rows}
-        return [Match(sighting_from_row(by_id[int(i)][:10]), float(s), by_id[int(i)][10]) for i, s in zip(ids, scores)
-                if int(i) in by_id]
+        return [
+            Match(sighting_from_row(by_id[int(i)][:10]), float(s), by_id[int(i)][10])
+            for i, s in zip(ids, scores)
+            if int(i) in by_id
+        ]
 
     # -- the index ------------------------------------------------------------------------------
     def _index_paths(self) -> tuple[Path, Path]:
         return self.path.with_name(self.path.name + ".index"), self.path.with_name(self.path.name + ".index.json")
 
     def _state(self) -> tuple[int, int]:
-        seq = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM deleted_sightings").fetchone()[0] \
-            if self._has_table("deleted_sightings") else 0
+        seq = (
+            self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM deleted_sightings").fetchone()[0]
+            if self._has_table("deleted_sightings")
+            else 0
+        )
         return int(self._meta("version")), int(seq)
 
     def _has_table(self, name: str) -> bool:
-        return self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                                (name,)).fetchone() is not None
+        return (
+            self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone()
+            is not None
+        )
 
     def _wanted_kind(self, count: int) -> str:
         if self.index_kind != "auto":
@@ -395,8 +457,9 @@ class SqliteGallery(GalleryStore):
             self._index = None
 
     def _remove_deleted(self, after_seq: int) -> None:
-        removed = [r[0] for r in self._db.execute("SELECT sighting_id FROM deleted_sightings WHERE seq > ?",
-                                                  (after_seq,))]
+        removed = [
+            r[0] for r in self._db.execute("SELECT sighting_id FROM deleted_sightings WHERE seq > ?", (after_seq,))
+        ]
         if removed:
             self._index.remove(np.array(removed, np.int64))
             self._dirty = True
@@ -425,9 +488,14 @@ class SqliteGallery(GalleryStore):
             if self._index is None or not self._dirty:
                 return
             index_file, stamp_file = self._index_paths()
-            stamp = {"gallery_id": self._meta("gallery_id"), "version": self._synced[0],
-                     "deletions": self._synced[1], "max_id": self._max_id, "count": len(self._index),
-                     "kind": self._index.kind}
+            stamp = {
+                "gallery_id": self._meta("gallery_id"),
+                "version": self._synced[0],
+                "deletions": self._synced[1],
+                "max_id": self._max_id,
+                "count": len(self._index),
+                "kind": self._index.kind,
+            }
             try:
                 self._index.save(index_file)
                 tmp = stamp_file.with_suffix(".tmp")
@@ -439,10 +507,14 @@ class SqliteGallery(GalleryStore):
 
     # -- export -------------------------------------------------------------------------------
     def _export_rows(self) -> tuple[list, np.ndarray]:
-        rows = self._db.execute("SELECT id, identity_id, source, camera, frame, time, x0, y0, x1, y1, embedding "
-                                "FROM sightings ORDER BY id").fetchall()
-        emb = (np.frombuffer(b"".join(r[10] for r in rows), np.float32).reshape(len(rows), -1)
-               if rows else np.zeros((0, self.dim or 0), np.float32))
+        rows = self._db.execute(
+            "SELECT id, identity_id, source, camera, frame, time, x0, y0, x1, y1, embedding FROM sightings ORDER BY id"
+        ).fetchall()
+        emb = (
+            np.frombuffer(b"".join(r[10] for r in rows), np.float32).reshape(len(rows), -1)
+            if rows
+            else np.zeros((0, self.dim or 0), np.float32)
+        )
         return [r[:10] for r in rows], emb
 
     def close(self) -> None:

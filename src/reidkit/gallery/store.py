@@ -17,8 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from reidkit.errors import (ConflictError, GalleryError, IdentityNotFoundError, InputError, ModelMismatchError,
-                            NotFoundError)
+from reidkit.errors import (
+    ConflictError,
+    GalleryError,
+    IdentityNotFoundError,
+    InputError,
+    ModelMismatchError,
+    NotFoundError,
+)
 
 MAX_ID = 2**63 - 1  # ids are signed 64-bit integers in both backends
 MAX_NAME = 200
@@ -58,9 +64,17 @@ class Match:
     def as_dict(self) -> dict:
         """The JSON shape of `reidkit gallery search --json`."""
         s = self.sighting
-        return {"identity": s.identity_id, "name": self.name, "score": round(float(self.score), 6),
-                "source": s.source, "camera": s.camera, "frame": s.frame, "time": s.time,
-                "box": list(s.box) if s.box else None, "sighting": s.sighting_id}
+        return {
+            "identity": s.identity_id,
+            "name": self.name,
+            "score": round(float(self.score), 6),
+            "source": s.source,
+            "camera": s.camera,
+            "frame": s.frame,
+            "time": s.time,
+            "box": list(s.box) if s.box else None,
+            "sighting": s.sighting_id,
+        }
 
 
 @dataclass(frozen=True)
@@ -86,8 +100,9 @@ class GalleryStore(ABC):
         identity_ids, _ = self._write_batch([new], np.zeros((0, 0), np.float32), "", [], [])
         return identity_ids[0]
 
-    def add_sightings(self, embeddings: np.ndarray, model: str, sightings: list[dict],
-                      thumbnails: list[bytes | None] | None = None) -> list[int]:
+    def add_sightings(
+        self, embeddings: np.ndarray, model: str, sightings: list[dict], thumbnails: list[bytes | None] | None = None
+    ) -> list[int]:
         """Store embeddings with their metadata (identity_id, source, camera, frame, time, box) in one
         transaction; returns the new sighting ids.
 
@@ -104,15 +119,24 @@ class GalleryStore(ABC):
         _, ids = self._write_batch([], emb, checked_model_name(model), rows, thumbs)
         return ids
 
-    def add_person(self, name: str, embeddings: np.ndarray, model: str, sightings: list[dict],
-                   thumbnails: list[bytes | None] | None = None, metadata: dict | None = None) -> tuple[int, list[int]]:
+    def add_person(
+        self,
+        name: str,
+        embeddings: np.ndarray,
+        model: str,
+        sightings: list[dict],
+        thumbnails: list[bytes | None] | None = None,
+        metadata: dict | None = None,
+    ) -> tuple[int, list[int]]:
         """Create an identity together with its sightings, in one transaction (all or nothing)."""
         new = NewIdentity(checked_name(name), checked_metadata(metadata))
         emb = checked_embeddings(embeddings, len(sightings))
         if not len(emb):
             raise InputError("a new identity needs at least one sighting")
-        rows = [dict(checked_sighting({k: v for k, v in s.items() if k != "identity_id"}), new_identity=0)
-                for s in sightings]
+        rows = [
+            dict(checked_sighting({k: v for k, v in s.items() if k != "identity_id"}), new_identity=0)
+            for s in sightings
+        ]
         thumbs = list(thumbnails) if thumbnails is not None else [None] * len(rows)
         identity_ids, ids = self._write_batch([new], emb, checked_model_name(model), rows, thumbs)
         return identity_ids[0], ids
@@ -142,14 +166,24 @@ class GalleryStore(ABC):
             return {"identities": 0, "sightings": 0}
         if batch.sightings:
             self.check_model(batch.model, batch.embeddings.shape[1])
-        identity_ids, sighting_ids = self._write_batch(batch.identities, batch.embeddings, batch.model,
-                                                       batch.sightings, [None] * len(batch.sightings))
-        return {"identities": len(identity_ids), "sightings": len(sighting_ids),
-                "skipped": len(batch.sightings) - len(sighting_ids)}
+        identity_ids, sighting_ids = self._write_batch(
+            batch.identities, batch.embeddings, batch.model, batch.sightings, [None] * len(batch.sightings)
+        )
+        return {
+            "identities": len(identity_ids),
+            "sightings": len(sighting_ids),
+            "skipped": len(batch.sightings) - len(sighting_ids),
+        }
 
     @abstractmethod
-    def _write_batch(self, identities: list[NewIdentity], embeddings: np.ndarray, model: str,
-                     sightings: list[dict], thumbnails: list[bytes | None]) -> tuple[list[int], list[int]]:
+    def _write_batch(
+        self,
+        identities: list[NewIdentity],
+        embeddings: np.ndarray,
+        model: str,
+        sightings: list[dict],
+        thumbnails: list[bytes | None],
+    ) -> tuple[list[int], list[int]]:
         """One transaction: create `identities`, then add validated sightings (whose `new_identity` is an index
         into `identities`, or whose `identity_id` must exist); returns (identity ids, added sighting ids).
         Refuses another model's embeddings inside the transaction."""
@@ -168,8 +202,15 @@ class GalleryStore(ABC):
 
     # -- reads -----------------------------------------------------------------------------------
     @abstractmethod
-    def search(self, query: np.ndarray, model: str, k: int = 5, camera: str | None = None,
-               time_range: tuple[float, float] | None = None, identities_only: bool = False) -> list[Match]:
+    def search(
+        self,
+        query: np.ndarray,
+        model: str,
+        k: int = 5,
+        camera: str | None = None,
+        time_range: tuple[float, float] | None = None,
+        identities_only: bool = False,
+    ) -> list[Match]:
         """Top-k sightings by cosine similarity, best first, optionally filtered."""
 
     @abstractmethod
@@ -236,7 +277,8 @@ class GalleryStore(ABC):
         if self.model is not None and model != self.model:
             raise ModelMismatchError(
                 f"this gallery holds {self.model} embeddings; refusing {model} (embeddings of different models "
-                "are not comparable): use another gallery")
+                "are not comparable): use another gallery"
+            )
         if self.dim is not None and dim != self.dim:
             raise ModelMismatchError(f"this gallery holds {self.dim}-d embeddings, got {dim}-d")
 
@@ -296,8 +338,9 @@ def checked_embeddings(embeddings: np.ndarray, count: int) -> np.ndarray:
         emb = np.ascontiguousarray(emb.reshape(count, -1)) if count else np.zeros((0, 0), np.float32)
     except (TypeError, ValueError) as exc:
         raise InputError(f"embeddings must be an array of {count} rows: {exc}") from None
-    if len(emb) and (emb.shape[1] == 0 or not np.all(np.isfinite(emb))
-                     or np.any(np.abs(np.linalg.norm(emb, axis=1) - 1) > 1e-3)):
+    if len(emb) and (
+        emb.shape[1] == 0 or not np.all(np.isfinite(emb)) or np.any(np.abs(np.linalg.norm(emb, axis=1) - 1) > 1e-3)
+    ):
         raise InputError("embeddings must be finite and L2-normalised")
     return emb
 
@@ -316,8 +359,7 @@ def checked_sighting(info: dict) -> dict:
     if frame is not None and (isinstance(frame, bool) or not isinstance(frame, (int, np.integer)) or frame < 0):
         raise InputError(f"sighting frame must be a non-negative whole number, got {frame!r}")
     t = out.get("time")
-    if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float, np.floating))
-                          or not np.isfinite(t)):
+    if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float, np.floating)) or not np.isfinite(t)):
         raise InputError(f"sighting time must be a finite number of seconds, got {t!r}")
     box = out.get("box")
     if box is not None:
@@ -346,8 +388,9 @@ def sighting_from_row(r) -> Sighting:
     return Sighting(int(r[0]), None if r[1] is None else int(r[1]), r[2], r[3], r[4], r[5], box)
 
 
-def filter_clauses(camera: str | None, time_range: tuple[float, float] | None, identities_only: bool,
-                   mark: str) -> tuple[list[str], list]:
+def filter_clauses(
+    camera: str | None, time_range: tuple[float, float] | None, identities_only: bool, mark: str
+) -> tuple[list[str], list]:
     """SQL conditions and their arguments for search filters (`mark`: the driver's placeholder, ? or %s)."""
     where, args = [], []
     if camera is not None:
@@ -366,9 +409,15 @@ def sighting_values(info: dict, identity_id: int | None) -> tuple:
     box = info.get("box") or (None, None, None, None)
     frame = info.get("frame")
     t = info.get("time")
-    return (identity_id, str(info.get("source", "")), str(info.get("camera", "")),
-            None if frame is None else int(frame), None if t is None else float(t),
-            *[None if v is None else float(v) for v in box], sighting_key(info))
+    return (
+        identity_id,
+        str(info.get("source", "")),
+        str(info.get("camera", "")),
+        None if frame is None else int(frame),
+        None if t is None else float(t),
+        *[None if v is None else float(v) for v in box],
+        sighting_key(info),
+    )
 
 
 def resolve_identity(info: dict, new_ids: list[int]) -> int | None:
@@ -382,6 +431,8 @@ def resolve_identity(info: dict, new_ids: list[int]) -> int | None:
 def export_paths(path: Path) -> tuple[Path, Path]:
     """(`<path>.npz`, `<path>.json`): the suffixes are added, so names with dots (shop.2024-01) stay whole."""
     path = Path(path)
+    if path.is_dir():
+        raise ConflictError(f"{path} is a folder; give the export a file name (PATH.npz and PATH.json are written)")
     if path.suffix.lower() in (".npz", ".json"):
         path = path.with_suffix("")
     if not path.name:
@@ -389,18 +440,40 @@ def export_paths(path: Path) -> tuple[Path, Path]:
     return Path(f"{path}.npz"), Path(f"{path}.json")
 
 
-def write_export(npz: Path, doc_path: Path, model: str | None, dim: int | None, identities: list[Identity],
-                 rows: list, embeddings: np.ndarray) -> dict:
+def write_export(
+    npz: Path,
+    doc_path: Path,
+    model: str | None,
+    dim: int | None,
+    identities: list[Identity],
+    rows: list,
+    embeddings: np.ndarray,
+) -> dict:
     """Write the NPZ (ids, embeddings) and JSON (model, identities, sightings) atomically; returns counts.
 
     `rows` are (id, identity_id, source, camera, frame, time, x0, y0, x1, y1) in the order of `embeddings`.
     """
     from reidkit.files import atomic_write
 
-    doc = {"format": "reidkit-gallery-export", "version": 1, "model": model, "dim": dim,
-           "identities": [{"id": i.identity_id, "name": i.name, "metadata": i.metadata} for i in identities],
-           "sightings": [{"id": r[0], "identity_id": r[1], "source": r[2], "camera": r[3], "frame": r[4],
-                          "time": r[5], "box": None if r[6] is None else [r[6], r[7], r[8], r[9]]} for r in rows]}
+    doc = {
+        "format": "reidkit-gallery-export",
+        "version": 1,
+        "model": model,
+        "dim": dim,
+        "identities": [{"id": i.identity_id, "name": i.name, "metadata": i.metadata} for i in identities],
+        "sightings": [
+            {
+                "id": r[0],
+                "identity_id": r[1],
+                "source": r[2],
+                "camera": r[3],
+                "frame": r[4],
+                "time": r[5],
+                "box": None if r[6] is None else [r[6], r[7], r[8], r[9]],
+            }
+            for r in rows
+        ],
+    }
     with atomic_write(npz, "wb") as fh:
         np.savez_compressed(fh, ids=np.array([r[0] for r in rows], np.int64), embeddings=embeddings)
     with atomic_write(doc_path, "w") as fh:
@@ -428,8 +501,11 @@ def read_export(path: Path) -> ExportBatch:
         doc = json.loads(doc_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(f"{doc_path} is not a reidkit export (unreadable JSON: {exc})") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("identities"), list) \
-            or not isinstance(doc.get("sightings"), list):
+    if (
+        not isinstance(doc, dict)
+        or not isinstance(doc.get("identities"), list)
+        or not isinstance(doc.get("sightings"), list)
+    ):
         raise InputError(f"{doc_path} is not a reidkit export (needs identities and sightings lists)")
     try:
         with np.load(npz_path, allow_pickle=False) as data:
@@ -439,8 +515,9 @@ def read_export(path: Path) -> ExportBatch:
     if ids.dtype.kind not in "iu" or ids.ndim != 1:
         raise InputError(f"{npz_path}: ids must be a 1-d integer array")
     if embeddings.dtype.kind != "f" or embeddings.ndim != 2 or len(embeddings) != len(ids):
-        raise InputError(f"{npz_path}: embeddings must be a {len(ids)}×D float array, got {embeddings.shape} "
-                         f"{embeddings.dtype}")
+        raise InputError(
+            f"{npz_path}: embeddings must be a {len(ids)}×D float array, got {embeddings.shape} {embeddings.dtype}"
+        )
     identities, index_of = _export_identities(doc["identities"], doc_path)
     sightings, rows = _export_sightings(doc["sightings"], index_of, ids, doc_path)
     model, dim = doc.get("model"), doc.get("dim")

@@ -20,7 +20,9 @@ def xywh_to_xyxy(rows: np.ndarray) -> np.ndarray:
 
 def prepare_sequence(gt: np.ndarray, pred: np.ndarray, iou_threshold: float = 0.5) -> dict:
     """TrackEval's per-sequence `data` dict from MOT rows (frame, id, x, y, w, h, conf, ...)."""
-    frames = np.unique(np.concatenate([gt[:, 0], pred[:, 0]])).astype(int) if len(pred) else np.unique(gt[:, 0]).astype(int)
+    frames = (
+        np.unique(np.concatenate([gt[:, 0], pred[:, 0]])).astype(int) if len(pred) else np.unique(gt[:, 0]).astype(int)
+    )
     ignored = gt[:, 6] == 0 if gt.shape[1] > 6 else np.zeros(len(gt), bool)
     gt_ids = {v: k for k, v in enumerate(np.unique(gt[~ignored, 1]))}
     data = {"gt_ids": [], "tracker_ids": [], "similarity_scores": [], "num_timesteps": len(frames)}
@@ -47,8 +49,9 @@ def prepare_sequence(gt: np.ndarray, pred: np.ndarray, iou_threshold: float = 0.
         data["similarity_scores"].append(iou_matrix(xywh_to_xyxy(g_valid[:, 2:6]), xywh_to_xyxy(p[:, 2:6])))
         num_gt_dets += len(g_valid)
         num_pred_dets += len(p)
-    data.update(num_gt_ids=len(gt_ids), num_tracker_ids=len(pred_ids), num_gt_dets=num_gt_dets,
-                num_tracker_dets=num_pred_dets)
+    data.update(
+        num_gt_ids=len(gt_ids), num_tracker_ids=len(pred_ids), num_gt_dets=num_gt_dets, num_tracker_dets=num_pred_dets
+    )
     return data
 
 
@@ -70,17 +73,31 @@ def _trackeval_metrics():
 def mot_metrics(gt: np.ndarray, pred: np.ndarray, iou_threshold: float = 0.5) -> dict[str, float]:
     """MOTA, MOTP, IDF1, IDP, IDR, HOTA, DetA, AssA, ID switches, FP, FN, fragmentations of one sequence."""
     CLEAR, HOTA, Identity = _trackeval_metrics()
-    data = prepare_sequence(np.asarray(gt, float), np.asarray(pred, float).reshape(-1, max(7, np.shape(pred)[-1] if np.size(pred) else 7)), iou_threshold)
+    data = prepare_sequence(
+        np.asarray(gt, float),
+        np.asarray(pred, float).reshape(-1, max(7, np.shape(pred)[-1] if np.size(pred) else 7)),
+        iou_threshold,
+    )
     config = {"THRESHOLD": iou_threshold, "PRINT_CONFIG": False}
     clear = CLEAR(config).eval_sequence(data)
     ident = Identity(config).eval_sequence(data)
     hota = HOTA().eval_sequence(data)
     return {
-        "MOTA": float(clear["MOTA"]), "MOTP": float(clear["MOTP"]), "IDF1": float(ident["IDF1"]),
-        "IDP": float(ident["IDP"]), "IDR": float(ident["IDR"]), "HOTA": float(np.mean(hota["HOTA"])),
-        "DetA": float(np.mean(hota["DetA"])), "AssA": float(np.mean(hota["AssA"])),
-        "IDSW": int(clear["IDSW"]), "FP": int(clear["CLR_FP"]), "FN": int(clear["CLR_FN"]),
-        "Frag": int(clear["Frag"]), "MT": int(clear["MT"]), "ML": int(clear["ML"]),
-        "gt_ids": int(data["num_gt_ids"]), "pred_ids": int(data["num_tracker_ids"]),
+        "MOTA": float(clear["MOTA"]),
+        "MOTP": float(clear["MOTP"]),
+        "IDF1": float(ident["IDF1"]),
+        "IDP": float(ident["IDP"]),
+        "IDR": float(ident["IDR"]),
+        "HOTA": float(np.mean(hota["HOTA"])),
+        "DetA": float(np.mean(hota["DetA"])),
+        "AssA": float(np.mean(hota["AssA"])),
+        "IDSW": int(clear["IDSW"]),
+        "FP": int(clear["CLR_FP"]),
+        "FN": int(clear["CLR_FN"]),
+        "Frag": int(clear["Frag"]),
+        "MT": int(clear["MT"]),
+        "ML": int(clear["ML"]),
+        "gt_ids": int(data["num_gt_ids"]),
+        "pred_ids": int(data["num_tracker_ids"]),
         "frames": int(data["num_timesteps"]),
     }

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from reidkit.errors import DatasetError
+
 
 @dataclass(frozen=True)
 class RankResult:
@@ -75,7 +77,10 @@ def evaluate_rank(
         aps.append(precision.sum(axis=1) / num_rel)
         inps.append(num_rel / (last + 1.0))
     if not aps:
-        raise ValueError("no query has a valid match in the gallery")
+        raise DatasetError(
+            "no query has a valid match in the gallery: every query's identity is missing from "
+            "the gallery or seen there only by the query's own camera"
+        )
     ap = np.concatenate(aps)
     return RankResult(cmc_hits / len(ap), float(ap.mean()), float(np.concatenate(inps).mean()), len(ap), ap)
 
@@ -86,7 +91,12 @@ def cosine_distance(query: np.ndarray, gallery: np.ndarray) -> np.ndarray:
 
 
 def re_ranking(
-    q_g_dist: np.ndarray, q_q_dist: np.ndarray, g_g_dist: np.ndarray, k1: int = 20, k2: int = 6, lambda_value: float = 0.3
+    q_g_dist: np.ndarray,
+    q_q_dist: np.ndarray,
+    g_g_dist: np.ndarray,
+    k1: int = 20,
+    k2: int = 6,
+    lambda_value: float = 0.3,
 ) -> np.ndarray:
     """k-reciprocal re-ranking (Zhong et al., CVPR 2017): a new Q×G distance matrix.
 

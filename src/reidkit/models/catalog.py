@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -16,7 +17,15 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 from reidkit.errors import ModelNotFoundError
 
 CATALOG_PATH = Path(__file__).with_name("catalog.toml")
-TASKS = ("person-reid", "face-reid", "person-detect", "face-detect", "face-landmarks")
+TASKS = (
+    "person-reid",
+    "face-reid",
+    "person-detect",
+    "face-detect",
+    "face-landmarks",
+    "face-attributes",
+    "person-attributes",
+)
 
 
 @dataclass(frozen=True)
@@ -117,9 +126,7 @@ def _parse(name: str, entry: dict) -> ModelSpec:
         ),
         output=OutputSpec(names=tuple(out["names"]), size=out.get("size")),
         published=dict(entry.get("published", {})),
-        calibration=Calibration(float(cal["scale"]), float(cal["bias"]), cal.get("source", ""))
-        if cal
-        else None,
+        calibration=Calibration(float(cal["scale"]), float(cal["bias"]), cal.get("source", "")) if cal else None,
         files=tuple(
             FileSpec(f["precision"], f["path"], f["sha256"], int(f["size"]), f.get("url"))
             for f in entry.get("files", ())
@@ -128,11 +135,32 @@ def _parse(name: str, entry: dict) -> ModelSpec:
 
 
 @lru_cache(maxsize=4)
+def _read(path: Path) -> dict:
+    with open(path, "rb") as fh:
+        return tomllib.load(fh)
+
+
 def load_catalog(path: Path = CATALOG_PATH) -> dict[str, ModelSpec]:
     """Parse a catalog file into {name: ModelSpec}."""
-    with open(path, "rb") as fh:
-        raw = tomllib.load(fh)
-    return {name: _parse(name, entry) for name, entry in raw["models"].items()}
+    return {name: _parse(name, entry) for name, entry in _read(path)["models"].items()}
+
+
+load_catalog.cache_clear = _read.cache_clear  # type: ignore[attr-defined]
+
+
+def model_or_default(model, task: str):
+    """`model` as given, or the task's default model when it is None or empty."""
+    return default_model(task) if model is None or str(model) == "" else model
+
+
+def default_model(task: str, path: Path = CATALOG_PATH) -> str:
+    """The catalog's default model for a task (the `[defaults]` table): the one place a default is named."""
+    defaults = _read(path).get("defaults", {})
+    if task not in defaults:
+        raise ModelNotFoundError(
+            f"the catalog names no default model for task {task!r} (tasks with one: {', '.join(sorted(defaults))})"
+        )
+    return defaults[task]
 
 
 def list_specs(task: str | None = None) -> list[ModelSpec]:
@@ -183,10 +211,17 @@ def read_calibration_file(path: Path, name: str) -> Calibration:
     try:
         with open(path, "rb") as fh:
             raw = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise CalibrationError(f"cannot read calibration file {path}: {exc}") from None
-    entry = raw.get("models", {}).get(name, {}).get("calibration")
+    models = raw.get("models", {}) if isinstance(raw.get("models"), dict) else {}
+    entry = models.get(name, {}).get("calibration") if isinstance(models.get(name), dict) else None
     if entry is None:
-        known = ", ".join(raw.get("models", {})) or "none"
+        known = ", ".join(models) or "none"
         raise CalibrationError(f"{path} holds no calibration for {name} (it has: {known})")
-    return Calibration(float(entry["scale"]), float(entry["bias"]), entry.get("source", str(path)))
+    try:
+        cal = Calibration(float(entry["scale"]), float(entry["bias"]), str(entry.get("source", path)))
+    except (KeyError, TypeError, ValueError):
+        raise CalibrationError(f"{path}: the calibration of {name} needs numbers scale and bias") from None
+    if not (math.isfinite(cal.scale) and math.isfinite(cal.bias)) or cal.scale <= 0:
+        raise CalibrationError(f"{path}: the calibration of {name} is degenerate (scale {cal.scale}); refit it")
+    return cal

@@ -99,9 +99,7 @@ class ModelStore:
         """Precisions of `spec` present on disk."""
         return [p for p in spec.precisions if self.find_local(spec, p) is not None]
 
-    def resolve(
-        self, model: str | os.PathLike, precision: str | None = None, download: bool = True
-    ) -> ResolvedModel:
+    def resolve(self, model: str | os.PathLike, precision: str | None = None, download: bool = True) -> ResolvedModel:
         """Turn a catalog name or a file path into a model file on disk."""
         if isinstance(model, os.PathLike) or looks_like_path(model):
             return self._resolve_path(Path(model), precision)
@@ -211,14 +209,18 @@ def download(
                 "REIDKIT_MODELS or set REIDKIT_MODEL_MIRROR to a reachable server"
             ) from None
         total = int(response.headers.get("Content-Length") or size or 0) or None
-        with response, os.fdopen(fd, "wb") as out, tqdm(
-            total=total,
-            unit="B",
-            unit_scale=True,
-            desc=target.name,
-            disable=not progress or None,
-            leave=False,
-        ) as bar:
+        with (
+            response,
+            os.fdopen(fd, "wb") as out,
+            tqdm(
+                total=total,
+                unit="B",
+                unit_scale=True,
+                desc=target.name,
+                disable=not progress or None,
+                leave=False,
+            ) as bar,
+        ):
             fd = -1
             while True:
                 try:

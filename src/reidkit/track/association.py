@@ -39,7 +39,9 @@ def fuse_score(cost: np.ndarray, scores: np.ndarray) -> np.ndarray:
     return 1.0 - (1.0 - cost) * np.asarray(scores)[None, :]
 
 
-def gated_appearance_cost(iou_cost: np.ndarray, emb_cost: np.ndarray, proximity: float, appearance: float) -> np.ndarray:
+def gated_appearance_cost(
+    iou_cost: np.ndarray, emb_cost: np.ndarray, proximity: float, appearance: float
+) -> np.ndarray:
     """BoT-SORT fusion: appearance counts only for pairs close in space and alike; cost = min(IoU, appearance)."""
     emb = emb_cost.copy()
     emb[(emb > appearance) | (iou_cost > proximity)] = 1.0

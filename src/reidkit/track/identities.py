@@ -34,8 +34,14 @@ class Identity:
 class IdentityGallery:
     """Global identities shared by every camera of a run."""
 
-    def __init__(self, calibration: Calibration, threshold: float = 0.5, max_exemplars: int = 16,
-                 ema_alpha: float = 0.9, max_speed: float = 1.0) -> None:
+    def __init__(
+        self,
+        calibration: Calibration,
+        threshold: float = 0.5,
+        max_exemplars: int = 16,
+        ema_alpha: float = 0.9,
+        max_speed: float = 1.0,
+    ) -> None:
         self.calibration = calibration
         self.threshold = threshold
         self.max_exemplars = max_exemplars
@@ -57,11 +63,21 @@ class IdentityGallery:
         moved = np.hypot(*((box[:2] + box[2:]) / 2 - (ident.last_box[:2] + ident.last_box[2:]) / 2))
         return moved <= height * (1.0 + self.max_speed * seconds)
 
-    def match(self, features: np.ndarray, exclude: set[int], camera: str = "", frame: int = 0,
-              box: np.ndarray | None = None, fps: float = 30.0) -> tuple[int | None, float]:
+    def match(
+        self,
+        features: np.ndarray,
+        exclude: set[int],
+        camera: str = "",
+        frame: int = 0,
+        box: np.ndarray | None = None,
+        fps: float = 30.0,
+    ) -> tuple[int | None, float]:
         """Best identity for a track's recent unit-norm features (K×D) outside `exclude`, and its probability."""
-        candidates = [i for i in self.identities.values()
-                      if i.identity_id not in exclude and self.reachable(i, camera, frame, box, fps)]
+        candidates = [
+            i
+            for i in self.identities.values()
+            if i.identity_id not in exclude and self.reachable(i, camera, frame, box, fps)
+        ]
         if not candidates or len(features) == 0:
             return None, 0.0
         query = np.asarray(features, np.float64).mean(axis=0)  # unnormalised: mean·mean = mean pairwise cosine
@@ -74,14 +90,15 @@ class IdentityGallery:
         """Create an identity from a track's features; returns its id."""
         feats = np.asarray(features, np.float64).reshape(-1, features.shape[-1])
         mean = feats.mean(axis=0)
-        ident = Identity(self._next, mean / max(np.linalg.norm(mean), 1e-12), [f for f in feats[-self.max_exemplars:]])
+        ident = Identity(self._next, mean / max(np.linalg.norm(mean), 1e-12), [f for f in feats[-self.max_exemplars :]])
         self._next += 1
         self.identities[ident.identity_id] = ident
         self.seen(ident.identity_id, None, camera, frame, box)
         return ident.identity_id
 
-    def seen(self, identity_id: int, embedding: np.ndarray | None, camera: str, frame: int,
-             box: np.ndarray | None = None) -> None:
+    def seen(
+        self, identity_id: int, embedding: np.ndarray | None, camera: str, frame: int, box: np.ndarray | None = None
+    ) -> None:
         """Record a sighting, folding its embedding into the identity's memory."""
         ident = self.identities[identity_id]
         ident.cameras.add(camera)

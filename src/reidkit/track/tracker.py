@@ -31,22 +31,22 @@ class TrackState(Enum):
 class TrackerConfig:
     """Tracker parameters (defaults from ByteTrack / BoT-SORT's MOT17 settings)."""
 
-    high_thresh: float = 0.5          # detections at or above go to the first association
-    low_thresh: float = 0.1           # detections in [low, high) go to the second association only
-    new_track_thresh: float = 0.6     # an unmatched detection must score this much to start a track
-    match_thresh: float = 0.8         # max fused cost in the first association
-    low_match_thresh: float = 0.5     # max IoU distance in the second association
+    high_thresh: float = 0.5  # detections at or above go to the first association
+    low_thresh: float = 0.1  # detections in [low, high) go to the second association only
+    new_track_thresh: float = 0.6  # an unmatched detection must score this much to start a track
+    match_thresh: float = 0.8  # max fused cost in the first association
+    low_match_thresh: float = 0.5  # max IoU distance in the second association
     tentative_match_thresh: float = 0.7
-    proximity_thresh: float = 0.5     # appearance counts only when IoU distance is below this
-    appearance_thresh: float = 0.25   # ... and the (halved) cosine distance below this
-    track_buffer: int = 30            # frames a lost track is kept (at 30 fps; scaled by the frame rate)
-    n_init: int = 2                   # matched frames before a track is confirmed
-    ema_alpha: float = 0.9            # appearance feature: alpha * old + (1 - alpha) * new
+    proximity_thresh: float = 0.5  # appearance counts only when IoU distance is below this
+    appearance_thresh: float = 0.25  # ... and the (halved) cosine distance below this
+    track_buffer: int = 30  # frames a lost track is kept (at 30 fps; scaled by the frame rate)
+    n_init: int = 2  # matched frames before a track is confirmed
+    ema_alpha: float = 0.9  # appearance feature: alpha * old + (1 - alpha) * new
     use_appearance: bool = True
-    lost_appearance: bool = True      # lost tracks may match by appearance alone within a motion radius
-    max_speed: float = 1.0            # ... of (1 + max_speed × seconds lost) box heights
-    fuse_score: bool = False          # weight IoU similarity by confidence (ByteTrack's MOT17 setting; off:
-                                      # measured worse on PETS09, see docs/benchmarks.md)
+    lost_appearance: bool = True  # lost tracks may match by appearance alone within a motion radius
+    max_speed: float = 1.0  # ... of (1 + max_speed × seconds lost) box heights
+    fuse_score: bool = False  # weight IoU similarity by confidence (ByteTrack's MOT17 setting; off:
+    # measured worse on PETS09, see docs/benchmarks.md)
 
 
 @dataclass
@@ -63,10 +63,10 @@ class Track:
     last_frame: int = 0
     feature: np.ndarray | None = None
     confirmed: bool = False
-    identity: int | None = None       # global identity, set by the pipeline's gallery
-    det_index: int = -1               # index of the detection matched this frame (-1: none)
+    identity: int | None = None  # global identity, set by the pipeline's gallery
+    det_index: int = -1  # index of the detection matched this frame (-1: none)
     features: list[np.ndarray] = field(default_factory=list)
-    last_mean: np.ndarray | None = None   # Kalman state at the last matched frame
+    last_mean: np.ndarray | None = None  # Kalman state at the last matched frame
 
     @property
     def xyxy(self) -> np.ndarray:
@@ -204,8 +204,16 @@ class Tracker:
 
     def _start(self, box: np.ndarray, score: float, embedding, di: int) -> None:
         mean, cov = kalman.initiate(kalman.xyxy_to_cxcywh(box)[0])
-        track = Track(self._next_id, mean, cov, float(score), self.frame, last_frame=self.frame, det_index=int(di),
-                      last_mean=mean.copy())
+        track = Track(
+            self._next_id,
+            mean,
+            cov,
+            float(score),
+            self.frame,
+            last_frame=self.frame,
+            det_index=int(di),
+            last_mean=mean.copy(),
+        )
         self._next_id += 1
         track.add_feature(embedding, self.config.ema_alpha)
         track.state = TrackState.TRACKED if self.frame == 1 else TrackState.TENTATIVE

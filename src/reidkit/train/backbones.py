@@ -29,8 +29,12 @@ class CompactNet(nn.Module):
         for i, width in enumerate(widths):
             stride = 2 if i == 0 else 1
             layers += [
-                nn.Conv2d(cin, width, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
-                nn.Conv2d(width, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
+                nn.Conv2d(cin, width, 3, stride=stride, padding=1, bias=False),
+                nn.BatchNorm2d(width),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(width, width, 3, padding=1, bias=False),
+                nn.BatchNorm2d(width),
+                nn.ReLU(inplace=True),
             ]
             if i < len(widths) - 1:
                 layers.append(nn.MaxPool2d(2))

@@ -12,9 +12,8 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from reidkit.data.market import ImageSet, read_split
-from reidkit.errors import DatasetError, ImageError
+from reidkit.errors import DatasetError, ImageError, TrainingError
 from reidkit.images import load_image
-from reidkit.errors import TrainingError
 from reidkit.train.backbones import IMAGENET_MEAN, IMAGENET_STD
 
 HEIGHT, WIDTH = 256, 128
@@ -50,7 +49,9 @@ def augment(bgr: np.ndarray, aug: Augment, gen: torch.Generator | None = None) -
     if rand() < aug.flip:
         bgr = bgr[:, ::-1]
     if aug.pad:
-        padded = cv2.copyMakeBorder(np.ascontiguousarray(bgr), aug.pad, aug.pad, aug.pad, aug.pad, cv2.BORDER_CONSTANT, value=0)
+        padded = cv2.copyMakeBorder(
+            np.ascontiguousarray(bgr), aug.pad, aug.pad, aug.pad, aug.pad, cv2.BORDER_CONSTANT, value=0
+        )
         top = int(torch.randint(0, 2 * aug.pad + 1, (), generator=gen))
         left = int(torch.randint(0, 2 * aug.pad + 1, (), generator=gen))
         bgr = padded[top : top + HEIGHT, left : left + WIDTH]

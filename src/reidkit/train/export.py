@@ -65,9 +65,16 @@ def _to_onnx(wrapper: ExportWrapper, path: Path) -> None:
     dummy = torch.zeros(2, 3, HEIGHT, WIDTH)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(wrapper, (dummy,), str(path), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                          dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
-                          opset_version=17, dynamo=False)
+        torch.onnx.export(
+            wrapper,
+            (dummy,),
+            str(path),
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+            opset_version=17,
+            dynamo=False,
+        )
 
 
 def _agreement(wrapper: ExportWrapper, path: Path, crops: list[np.ndarray], precision: str | None) -> np.ndarray:
@@ -79,8 +86,14 @@ def _agreement(wrapper: ExportWrapper, path: Path, crops: list[np.ndarray], prec
     return np.sum(reference * exported, axis=1)
 
 
-def export_run(run_dir: str | Path, fmt: str = "onnx", output: str | Path | None = None, int8: bool = False,
-               calibration: str | Path | None = None, check_images: int = 32) -> ExportResult:
+def export_run(
+    run_dir: str | Path,
+    fmt: str = "onnx",
+    output: str | Path | None = None,
+    int8: bool = False,
+    calibration: str | Path | None = None,
+    check_images: int = 32,
+) -> ExportResult:
     """Write RUN_DIR's model as ONNX (`model.onnx`) or OpenVINO IR (`model.xml/.bin`) and check it."""
     if fmt not in FORMATS:
         raise TrainingError(f"unknown export format {fmt!r}; use onnx or openvino")
@@ -102,5 +115,6 @@ def export_run(run_dir: str | Path, fmt: str = "onnx", output: str | Path | None
     check = crops[:: max(1, len(crops) // check_images)][:check_images]
     cosine = _agreement(wrapper, path, check, "f32")
     device_default = _agreement(wrapper, path, check, None)
-    return ExportResult(path, fmt, int8, len(check), float(cosine.min()), float(cosine.mean()),
-                        float(device_default.min()))
+    return ExportResult(
+        path, fmt, int8, len(check), float(cosine.min()), float(cosine.mean()), float(device_default.min())
+    )

@@ -17,9 +17,9 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from reidkit.data.market import ImageSet, read_split
+from reidkit.errors import DatasetError, TrainingError
 from reidkit.metrics.reid import cosine_distance, evaluate_rank
 from reidkit.train import history
-from reidkit.errors import DatasetError, TrainingError
 from reidkit.train.backbones import ReidNet, build_backbone
 from reidkit.train.config import TrainConfig
 from reidkit.train.data import Augment, PKSampler, ReidImages, has_test_split, training_set
@@ -100,8 +100,13 @@ def embed_set(net: ReidNet, images: ImageSet, device: torch.device, batch: int =
 def evaluate(net: ReidNet, root: Path, device: torch.device) -> dict[str, float]:
     """Rank-1/5, mAP, mINP of `net` on the folder's query vs bounding_box_test."""
     query, gallery = read_split(root, "query"), read_split(root, "bounding_box_test")
-    result = evaluate_rank(cosine_distance(embed_set(net, query, device), embed_set(net, gallery, device)),
-                           query.pids, gallery.pids, query.camids, gallery.camids)
+    result = evaluate_rank(
+        cosine_distance(embed_set(net, query, device), embed_set(net, gallery, device)),
+        query.pids,
+        gallery.pids,
+        query.camids,
+        gallery.camids,
+    )
     return {"rank1": result.rank(1), "rank5": result.rank(5), "mAP": result.mAP, "mINP": result.mINP}
 
 
@@ -122,11 +127,15 @@ def _save(path: Path, state: dict) -> None:
 
 def _prepare_run(cfg: TrainConfig, resume: bool) -> Path:
     run_dir = Path(cfg.out)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise TrainingError(f"--out {run_dir} is a file, not a run folder; choose another --out")
     if (run_dir / CHECKPOINT).exists() and not resume:
         raise TrainingError(f"{run_dir} already holds a run ({CHECKPOINT}); pass --resume or choose another --out")
     if resume and not (run_dir / CHECKPOINT).exists():
         raise TrainingError(f"nothing to resume: {run_dir / CHECKPOINT} does not exist")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    from reidkit.files import make_dir
+
+    make_dir(run_dir)
     if cfg.init and not resume:
         if not Path(cfg.init).is_file():
             raise TrainingError(f"--init model not found: {cfg.init}")
@@ -134,8 +143,9 @@ def _prepare_run(cfg: TrainConfig, resume: bool) -> Path:
     return run_dir
 
 
-def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
-          log: Callable[[str], None] = print) -> TrainResult:
+def train(
+    cfg: TrainConfig, resume: bool = False, progress: bool = True, log: Callable[[str], None] = print
+) -> TrainResult:
     """Train (or resume) a run; writes config.json, last.pt, metrics.csv and metrics.png under cfg.out."""
     start_time = time.perf_counter()
     run_dir = Path(cfg.out)
@@ -172,14 +182,23 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
         log(f"before training: rank-1 {rows[-1]['rank1']:.3f}  mAP {rows[-1]['mAP']:.3f}")
     for epoch in range(first_epoch, cfg.epochs):
         sampler.set_epoch(epoch)
-        loader = DataLoader(dataset, batch_sampler=sampler, num_workers=cfg.workers,
-                            generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch),
-                            persistent_workers=False)
+        loader = DataLoader(
+            dataset,
+            batch_sampler=sampler,
+            num_workers=cfg.workers,
+            generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch),
+            persistent_workers=False,
+        )
         net.train()
         sums = {"loss": 0.0, "cross_entropy": 0.0, "triplet": 0.0}
         tick = time.perf_counter()
-        bar = tqdm(_batches(loader), total=steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                   disable=not progress, leave=False)
+        bar = tqdm(
+            _batches(loader),
+            total=steps_per_epoch,
+            desc=f"epoch {epoch + 1}/{cfg.epochs}",
+            disable=not progress,
+            leave=False,
+        )
         for x, labels in bar:
             x, labels = x.to(device), labels.to(device)
             out = net(x)
@@ -197,16 +216,29 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True,
             for key, value in (("loss", loss), ("cross_entropy", ce), ("triplet", tri)):
                 sums[key] += value.item()
             bar.set_postfix(loss=f"{loss.item():.3f}")
-        row = {"epoch": epoch + 1, **{k: v / steps_per_epoch for k, v in sums.items()},
-               "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.perf_counter() - tick, 1)}
+        row = {
+            "epoch": epoch + 1,
+            **{k: v / steps_per_epoch for k, v in sums.items()},
+            "lr": optimizer.param_groups[0]["lr"],
+            "seconds": round(time.perf_counter() - tick, 1),
+        }
         if evaluate_on is not None and ((epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs):
             row.update(evaluate(net, evaluate_on, device))
         rows.append(row)
-        _save(run_dir / CHECKPOINT, {
-            "model": net.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-            "epoch": epoch + 1, "rows": rows, "num_classes": dataset.num_classes, "config": asdict(cfg),
-            "feature_dim": net.feature_dim, "torch_rng": torch.get_rng_state(),
-        })
+        _save(
+            run_dir / CHECKPOINT,
+            {
+                "model": net.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "epoch": epoch + 1,
+                "rows": rows,
+                "num_classes": dataset.num_classes,
+                "config": asdict(cfg),
+                "feature_dim": net.feature_dim,
+                "torch_rng": torch.get_rng_state(),
+            },
+        )
         history.write_csv(rows, run_dir / METRICS)
         history.plot(rows, run_dir / PLOT)
         scores = f"  rank-1 {row['rank1']:.3f}  mAP {row['mAP']:.3f}" if "rank1" in row else ""

@@ -161,15 +161,23 @@ class OnnxModule(nn.Module):
 def _batch_norm(module: OnnxModule, args: list, at: dict) -> torch.Tensor:
     x, scale, bias, mean, var = args
     momentum = 1.0 - float(at.get("momentum", 0.9))
-    return F.batch_norm(x, mean, var, scale, bias, training=module.training, momentum=momentum,
-                        eps=float(at.get("epsilon", 1e-5)))
+    return F.batch_norm(
+        x, mean, var, scale, bias, training=module.training, momentum=momentum, eps=float(at.get("epsilon", 1e-5))
+    )
 
 
 def _conv(args: list, at: dict) -> torch.Tensor:
     x, w = args[0], args[1]
     b = args[2] if len(args) > 2 else None
-    return F.conv2d(x, w, b, stride=tuple(at.get("strides", [1, 1])), padding=_pads_2d(at.get("pads")),
-                    dilation=tuple(at.get("dilations", [1, 1])), groups=int(at.get("group", 1)))
+    return F.conv2d(
+        x,
+        w,
+        b,
+        stride=tuple(at.get("strides", [1, 1])),
+        padding=_pads_2d(at.get("pads")),
+        dilation=tuple(at.get("dilations", [1, 1])),
+        groups=int(at.get("group", 1)),
+    )
 
 
 def _pad(args: list, at: dict) -> torch.Tensor:
@@ -186,16 +194,25 @@ def _pad(args: list, at: dict) -> torch.Tensor:
 OPS: dict[str, Callable[[OnnxModule, list, dict], Any]] = {
     "Conv": lambda m, a, at: _conv(a, at),
     "BatchNormalization": _batch_norm,
-    "InstanceNormalization": lambda m, a, at: F.instance_norm(a[0], weight=a[1], bias=a[2], eps=float(at.get("epsilon", 1e-5))),
+    "InstanceNormalization": lambda m, a, at: F.instance_norm(
+        a[0], weight=a[1], bias=a[2], eps=float(at.get("epsilon", 1e-5))
+    ),
     "MeanVarianceNormalization": lambda m, a, at: _mvn(a[0], list(at.get("axes", [0, 2, 3]))),
     "Relu": lambda m, a, at: F.relu(a[0]),
     "Sigmoid": lambda m, a, at: torch.sigmoid(a[0]),
     "PRelu": lambda m, a, at: _prelu(a[0], a[1]),
     "Add": lambda m, a, at: a[0] + a[1],
     "Mul": lambda m, a, at: a[0] * a[1],
-    "MaxPool": lambda m, a, at: F.max_pool2d(a[0], tuple(at["kernel_shape"]), tuple(at.get("strides", [1, 1])), _pads_2d(at.get("pads"))),
-    "AveragePool": lambda m, a, at: F.avg_pool2d(a[0], tuple(at["kernel_shape"]), tuple(at.get("strides", [1, 1])), _pads_2d(at.get("pads")),
-                                                 count_include_pad=bool(at.get("count_include_pad", 0))),
+    "MaxPool": lambda m, a, at: F.max_pool2d(
+        a[0], tuple(at["kernel_shape"]), tuple(at.get("strides", [1, 1])), _pads_2d(at.get("pads"))
+    ),
+    "AveragePool": lambda m, a, at: F.avg_pool2d(
+        a[0],
+        tuple(at["kernel_shape"]),
+        tuple(at.get("strides", [1, 1])),
+        _pads_2d(at.get("pads")),
+        count_include_pad=bool(at.get("count_include_pad", 0)),
+    ),
     "GlobalAveragePool": lambda m, a, at: a[0].mean(dim=(2, 3), keepdim=True),
     "Gemm": lambda m, a, at: _gemm(a[0], a[1], a[2] if len(a) > 2 else None, at),
     "Flatten": lambda m, a, at: a[0].flatten(int(at.get("axis", 1))),

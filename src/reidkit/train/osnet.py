@@ -85,7 +85,12 @@ class OSBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x1 = self.conv1(x)
-        x2 = self.gate(self.conv2a(x1)) + self.gate(self.conv2b(x1)) + self.gate(self.conv2c(x1)) + self.gate(self.conv2d(x1))
+        x2 = (
+            self.gate(self.conv2a(x1))
+            + self.gate(self.conv2b(x1))
+            + self.gate(self.conv2c(x1))
+            + self.gate(self.conv2d(x1))
+        )
         identity = self.downsample(x) if self.downsample is not None else x
         return F.relu(self.conv3(x2) + identity)
 
@@ -143,7 +148,11 @@ def load_torchreid_weights(model: OSNet, path: str) -> list[str]:
     state = torch.load(path, map_location="cpu", weights_only=True)
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
-    state = {k.removeprefix("module."): v for k, v in state.items() if not k.removeprefix("module.").startswith("classifier.")}
+    state = {
+        k.removeprefix("module."): v
+        for k, v in state.items()
+        if not k.removeprefix("module.").startswith("classifier.")
+    }
     own = model.state_dict()
     shapes = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
     if len(shapes) < 0.9 * len(own):

@@ -1,0 +1,113 @@
+"""The service's endpoints, grouped in routers; each parses the request, calls the library, shapes JSON."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile
+from fastapi.responses import Response
+
+from reidkit.service.state import ServiceState, check_key, read_image, state
+
+models = APIRouter(tags=["models"], dependencies=[Depends(check_key)])
+gallery = APIRouter(tags=["gallery"], dependencies=[Depends(check_key)])
+health = APIRouter(tags=["health"])
+
+
+@health.get("/healthz")
+def healthz(s: ServiceState = Depends(state)) -> dict:
+    """Liveness and what is loaded (never the gallery's location or credentials)."""
+    with s.lock:
+        sightings = s.store.count()
+    return {"status": "ok", "model": s.embedder.name, "backend": s.backend, "sightings": sightings}
+
+
+@models.post("/embed")
+def embed(image: UploadFile = File(...), s: ServiceState = Depends(state)) -> dict:
+    """The unit-norm embedding of an uploaded crop."""
+    vector = s.embedder.embed(read_image(image, s.max_upload))[0]
+    return {"model": s.embedder.name, "embedding": [round(float(v), 6) for v in vector]}
+
+
+@models.post("/verify")
+def verify(image_a: UploadFile = File(...), image_b: UploadFile = File(...), s: ServiceState = Depends(state)) -> dict:
+    """Calibrated probability that two crops show the same person."""
+    from reidkit.calibration_math import logistic
+
+    a, b = read_image(image_a, s.max_upload, "image_a"), read_image(image_b, s.max_upload, "image_b")
+    sim = float(s.reid.similarity(a, b))
+    prob = float(logistic(sim, s.reid.calibration))
+    return {"similarity": sim, "probability": prob, "same": prob > 0.5}
+
+
+@gallery.post("/gallery/enroll")
+def gallery_enroll(
+    image: UploadFile = File(...), name: str = Form(...), camera: str = Form(""), s: ServiceState = Depends(state)
+) -> dict:
+    """Enrol a person from one crop."""
+    from reidkit.gallery.ops import enroll
+
+    bgr = read_image(image, s.max_upload)
+    with s.lock:
+        ident, ids = enroll(s.store, s.embedder, name, [bgr], camera=camera)
+    return {"identity": ident, "name": name.strip(), "sightings": ids}
+
+
+@gallery.post("/gallery/search")
+def gallery_search(image: UploadFile = File(...), k: int = Form(5), s: ServiceState = Depends(state)) -> dict:
+    """Best matches of a query crop: enrolled identities and indexed sightings."""
+    from reidkit.gallery.ops import model_key
+
+    if not 1 <= k <= 1000:
+        raise HTTPException(422, "k must be between 1 and 1000")
+    query = s.embedder.embed(read_image(image, s.max_upload))[0]
+    with s.lock:
+        matches = s.store.search(query, model_key(s.embedder), k)
+    return {"matches": [m.as_dict() for m in matches]}
+
+
+@gallery.get("/identities")
+def identities(s: ServiceState = Depends(state)) -> dict:
+    """Every identity with its sighting count."""
+    with s.lock:
+        rows = s.store.identities()
+    return {"identities": [{"id": i.identity_id, "name": i.name, "sightings": i.sightings} for i in rows]}
+
+
+@gallery.get("/identities/{identity_id}")
+def identity(identity_id: int, s: ServiceState = Depends(state)) -> dict:
+    """One identity and its sightings."""
+    with s.lock:
+        ident = s.store.identity(identity_id)
+        sightings = s.store.sightings_of(identity_id)
+    return {
+        "id": ident.identity_id,
+        "name": ident.name,
+        "metadata": ident.metadata,
+        "sightings": [
+            {
+                "id": x.sighting_id,
+                "source": x.source,
+                "camera": x.camera,
+                "frame": x.frame,
+                "box": list(x.box) if x.box else None,
+            }
+            for x in sightings
+        ],
+    }
+
+
+@gallery.delete("/identities/{identity_id}")
+def delete_identity(identity_id: int, s: ServiceState = Depends(state)) -> dict:
+    """Delete an identity and its sightings."""
+    with s.lock:
+        removed = s.store.delete_identity(identity_id)
+    return {"deleted": identity_id, "sightings": removed}
+
+
+@gallery.get("/sightings/{sighting_id}/thumbnail")
+def sighting_thumbnail(sighting_id: int, s: ServiceState = Depends(state)) -> Response:
+    """The JPEG thumbnail of a sighting."""
+    with s.lock:
+        data = s.store.thumbnail(sighting_id)
+    if not data:
+        raise HTTPException(404, "no thumbnail stored for this sighting")
+    return Response(content=data, media_type="image/jpeg")
