@@ -6,7 +6,7 @@ SHARED ?= $(abspath ../shared)
 export REIDKIT_MODELS ?= $(SHARED)/models
 export REIDKIT_DATA   ?= $(SHARED)/data
 
-.PHONY: demo test bench clean venv
+.PHONY: demo test lint browser bench clean venv
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,21 @@ venv: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(PY) -m reidkit.demo
 
-test: $(VENV)/.installed
+# `make test`: lint, the system packages the tests drive (Debian's Chromium for the page tests), then pytest.
+test: $(VENV)/.installed lint browser
 	$(PY) -m pytest -q
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+# Debian's Chromium for the headless page tests; installed when missing and apt-get can run (as root).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "chromium could not be installed: the page tests will say so and skip"; \
+	  else echo "chromium is missing and apt-get cannot run here: the page tests will say so and skip"; fi; }
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/embed_throughput.py

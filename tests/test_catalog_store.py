@@ -145,3 +145,20 @@ def test_offline_is_a_clear_error(tmp_path):
     store = ModelStore(roots=[], cache_dir=tmp_path / "cache", mirror="http://127.0.0.1:9", timeout=2)
     with pytest.raises(DownloadError, match="offline"):
         store.resolve("person-reidentification-retail-0288")
+
+
+def test_each_task_default_is_named_once_in_the_catalog(models_root):
+    """Defaults are data: every default is a catalogued model of its task, and the library and CLI use it."""
+    import re
+
+    from reidkit.detect import Detector
+    from reidkit.models.catalog import default_model, get_spec
+
+    for task in ("person-reid", "person-detect", "face-reid", "face-detect", "face-landmarks"):
+        assert get_spec(default_model(task)).task == task
+    assert Detector().name == default_model("person-detect")
+    source = Path(__file__).resolve().parents[1] / "src" / "reidkit"
+    code = [p for p in source.rglob("*.py")]
+    quoted = re.compile(r"[\"'](person|face|pedestrian|landmarks)-[a-z-]+-\d{4}[\"']")
+    offenders = [str(p) for p in code if quoted.search(p.read_text())]
+    assert offenders == [], f"model names repeated in code (the catalog holds defaults): {offenders}"

@@ -305,7 +305,7 @@ def test_two_writer_processes_are_serialised(new_gallery):
 def test_web_page_in_headless_chromium(new_gallery, tmp_path, pku_sets, models_root):
     chromium = "/usr/bin/chromium"
     if not Path(chromium).exists():
-        pytest.skip("Debian chromium is not installed (the CI script installs it)")
+        pytest.skip("Debian chromium is missing at /usr/bin/chromium (`make test` installs it with apt-get as root)")
     from playwright.sync_api import sync_playwright
 
     query, _ = pku_sets
@@ -447,3 +447,37 @@ def test_postgres_hnsw_search_uses_the_index_and_follows_deletes(pg_url):
         assert "sightings_hnsw" in plan
         store.delete_identity(ident)
         assert ids[1234] not in {h.sighting.sighting_id for h in store.search(x[1234], "m", k=10)}
+
+
+def test_auto_index_crosses_to_hnsw_and_deletes_without_rebuild(tmp_path, monkeypatch):
+    """`auto` switches a saved exact index to HNSW once the gallery crosses the threshold (also after reopening),
+    and a deletion drops just those rows from the graph (tombstones), not a full rebuild."""
+    import reidkit.gallery.sqlite as sqlite_backend
+
+    monkeypatch.setattr(sqlite_backend, "HNSW_ABOVE", 300)
+    rng = np.random.default_rng(1)
+
+    def unit(n):
+        v = rng.standard_normal((n, 32)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    path = tmp_path / "auto.db"
+    first = unit(200)
+    with open_gallery(path) as store:
+        ident, _ = store.add_person("a", first, "m", [{}] * 200)
+        store.search(first[0], "m", 1)
+        assert store._index.kind == "exact"
+    more = unit(200)
+    with open_gallery(path) as store:
+        store.add_person("b", more[:150], "m", [{}] * 150)
+        other, _ = store.add_person("c", more[150:], "m", [{}] * 50)
+        assert store.search(more[155], "m", 1)[0].name == "c"
+        assert store._index.kind == "hnsw"
+        graph = store._index
+        store.delete_identity(other)
+        assert store._index is graph  # no rebuild: the deleted rows are tombstones
+        hits = store.search(more[155], "m", 10)
+        assert len(hits) == 10 and all(h.name != "c" for h in hits)
+    with open_gallery(path) as store:  # reopened: the saved graph and its tombstones still hide the rows
+        assert all(h.name != "c" for h in store.search(more[157], "m", 10))
+        assert store._index.kind == "hnsw"

@@ -105,6 +105,7 @@ def fine_tune(root: Path, out_dir: Path = Path("demo-output")) -> None:
     import importlib.util
     import shutil
 
+    from reidkit.models.catalog import default_model
     from reidkit.models.store import ModelStore
 
     data = root / "PKU-Reid-dev"
@@ -116,7 +117,7 @@ def fine_tune(root: Path, out_dir: Path = Path("demo-output")) -> None:
     from reidkit.train.export import export_run
     from reidkit.train.loop import train
 
-    init = ModelStore().resolve("person-reidentification-retail-0267").path
+    init = ModelStore().resolve(default_model("person-reid-trainable")).path
     run = out_dir / "finetune-0267"
     shutil.rmtree(run, ignore_errors=True)
     print(f"\n== fine-tuning {init.name} for 1 epoch on {data.name}'s 20 training ids -> {run}/ ==")
