@@ -559,3 +559,16 @@ def test_healthz_hides_a_postgres_password(pg_url, models_root):
 def test_rest_random_uploads_never_500(api, data):
     r = api.post("/embed", files={"image": ("r.bin", data)})
     assert r.status_code in (200, 400, 413, 422)
+
+
+def test_serve_on_a_busy_port_creates_nothing(tmp_path, capsys):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        db = tmp_path / "served.db"
+        code, _, err = run(capsys, "serve", "--db", db, "--port", port)
+        assert_one_line_error(code, err, "busy port")
+        assert "cannot listen" in err and not db.exists()
