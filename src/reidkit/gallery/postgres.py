@@ -348,20 +348,8 @@ class PostgresGallery(GalleryStore):
     def _use_hnsw(self) -> bool:
         return self.index_kind != "exact" and self.has_hnsw()
 
-    def search(
-        self,
-        query: np.ndarray,
-        model: str,
-        k: int = 5,
-        camera: str | None = None,
-        time_range: tuple[float, float] | None = None,
-        identities_only: bool = False,
-    ) -> list[Match]:
-        """Top-k sightings by cosine similarity, best first; filtered searches scan the matching rows exactly."""
-        q = np.asarray(query, np.float32).reshape(-1)
-        if self.model is None:
-            return []
-        self.check_model(model, q.size)
+    def _search(self, q, k, camera, time_range, identities_only) -> list[Match]:
+        """HNSW when built and unfiltered; filtered searches scan the matching rows exactly."""
         where, args = filter_clauses(camera, time_range, identities_only, "%s")
         filtered = bool(where)
         where = ["TRUE", *where]

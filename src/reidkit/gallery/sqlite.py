@@ -354,20 +354,8 @@ class SqliteGallery(GalleryStore):
             raise IdentityNotFoundError(f"no sighting {sighting_id}")
         return row[0]
 
-    def search(
-        self,
-        query: np.ndarray,
-        model: str,
-        k: int = 5,
-        camera: str | None = None,
-        time_range: tuple[float, float] | None = None,
-        identities_only: bool = False,
-    ) -> list[Match]:
-        """Top-k sightings by cosine similarity, best first; filters run exactly over the matching rows."""
-        q = np.asarray(query, np.float32).reshape(-1)
-        if self.model is None:
-            return []
-        self.check_model(model, q.size)
+    def _search(self, q, k, camera, time_range, identities_only) -> list[Match]:
+        """Through the vector index; filtered searches run exactly over the matching rows."""
         with self._lock:
             if camera is not None or time_range is not None or identities_only:
                 ids, scores = self._filtered(q, k, camera, time_range, identities_only)

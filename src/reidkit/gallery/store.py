@@ -28,6 +28,7 @@ from reidkit.errors import (
 
 MAX_ID = 2**63 - 1  # ids are signed 64-bit integers in both backends
 MAX_NAME = 200
+MAX_RESULTS = 10_000  # k of one search
 
 
 @dataclass(frozen=True)
@@ -201,7 +202,6 @@ class GalleryStore(ABC):
         """One transaction: delete an identity and its sightings; returns sightings removed."""
 
     # -- reads -----------------------------------------------------------------------------------
-    @abstractmethod
     def search(
         self,
         query: np.ndarray,
@@ -211,7 +211,25 @@ class GalleryStore(ABC):
         time_range: tuple[float, float] | None = None,
         identities_only: bool = False,
     ) -> list[Match]:
-        """Top-k sightings by cosine similarity, best first, optionally filtered."""
+        """Top-k sightings by cosine similarity, best first, optionally filtered (camera, time range in seconds,
+        enrolled identities only); an empty gallery answers no matches."""
+        q = np.asarray(query, np.float32).reshape(-1)
+        if not np.all(np.isfinite(q)) or q.size == 0:
+            raise InputError("a search needs a finite, non-empty query embedding")
+        if isinstance(k, bool) or not 1 <= int(k) <= MAX_RESULTS:
+            raise InputError(f"k must be between 1 and {MAX_RESULTS}, got {k}")
+        if self.model is None:
+            return []
+        self.check_model(model, q.size)
+        if time_range is not None and (len(time_range) != 2 or time_range[0] > time_range[1]):
+            raise InputError(f"a time range is (start, end) with start <= end, got {time_range}")
+        return self._search(q, int(k), camera, time_range, identities_only)
+
+    @abstractmethod
+    def _search(
+        self, q: np.ndarray, k: int, camera: str | None, time_range: tuple[float, float] | None, identities_only: bool
+    ) -> list[Match]:
+        """Top-k of a checked query against this gallery's model, best first."""
 
     @abstractmethod
     def identities(self) -> list[Identity]:
