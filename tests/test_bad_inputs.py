@@ -293,7 +293,7 @@ def test_stale_index_of_a_deleted_gallery_is_never_adopted(tmp_path, pku):
         assert best.name.startswith("new") and best.score < 0.99
 
 
-def write_export(
+def write_fake_export(
     base: Path, model="m", dim=4, ids=(1, 2), embeddings=None, identities=None, sightings=None, pickled=False
 ) -> Path:
     emb = np.eye(4, dtype=np.float32)[: len(ids)] if embeddings is None else embeddings
@@ -318,14 +318,14 @@ def write_export(
 
 def malformed_exports(d: Path) -> dict[str, Path]:
     return {
-        "non-unit": write_export(d / "nonunit", embeddings=np.full((2, 4), 3.0, np.float32)),
-        "wrong-dim": write_export(d / "wrongdim", dim=8),
-        "short-npz": write_export(
+        "non-unit": write_fake_export(d / "nonunit", embeddings=np.full((2, 4), 3.0, np.float32)),
+        "wrong-dim": write_fake_export(d / "wrongdim", dim=8),
+        "short-npz": write_fake_export(
             d / "short", ids=(1,), sightings=[{"id": 1, "identity_id": 10}, {"id": 2, "identity_id": 10}]
         ),
-        "pickled": write_export(d / "pickled", pickled=True),
-        "missing-identity": write_export(d / "orphan", sightings=[{"id": 1, "identity_id": 99}]),
-        "empty-name": write_export(d / "noname", identities=[{"id": 10, "name": " "}]),
+        "pickled": write_fake_export(d / "pickled", pickled=True),
+        "missing-identity": write_fake_export(d / "orphan", sightings=[{"id": 1, "identity_id": 99}]),
+        "empty-name": write_fake_export(d / "noname", identities=[{"id": 10, "name": " "}]),
         "not-json": d / "notjson",
         "truncated-npz": d / "trunc",
     }
@@ -337,7 +337,7 @@ def export_dir(tmp_path) -> Path:
     d.mkdir()
     (d / "notjson.json").write_text("{not json")
     np.savez(d / "notjson.npz", ids=np.array([1]), embeddings=np.eye(4, dtype=np.float32)[:1])
-    write_export(d / "trunc")
+    write_fake_export(d / "trunc")
     data = (d / "trunc.npz").read_bytes()
     (d / "trunc.npz").write_bytes(data[: len(data) // 2])
     return d

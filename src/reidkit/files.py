@@ -38,8 +38,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
 def check_output_file(path: Path, suffixes: Sequence[str] = ()) -> Path:
     """`path` as a file to write: its folder exists, it is not a folder, its suffix is one of `suffixes`."""
     path = Path(path)
-    if suffixes and path.suffix.lower() not in suffixes:
-        raise InputError(f"{path}: the output must end in {' or '.join(suffixes)}")
+    check_suffix(path, suffixes)
     if path.is_dir():
         raise ConflictError(f"{path} is a folder; give a file name")
     if not path.parent.is_dir():
@@ -49,13 +48,18 @@ def check_output_file(path: Path, suffixes: Sequence[str] = ()) -> Path:
     return path
 
 
+def check_suffix(path: Path, suffixes: Sequence[str]) -> None:
+    """InputError unless `path` ends in one of `suffixes` (any suffix when none are given)."""
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise InputError(f"{path}: the output must end in {' or '.join(suffixes)}")
+
+
 def prepare_output_file(path: Path, suffixes: Sequence[str] = ()) -> Path:
     """Like check_output_file, creating missing parent folders first (outputs the user named)."""
     path = Path(path)
-    if suffixes and path.suffix.lower() not in suffixes:
-        raise InputError(f"{path}: the output must end in {' or '.join(suffixes)}")
+    check_suffix(path, suffixes)  # before any folder is made
     make_dir(path.parent)
-    return check_output_file(path, suffixes)
+    return check_output_file(path)
 
 
 def make_dir(path: Path) -> Path:

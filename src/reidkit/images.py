@@ -171,15 +171,20 @@ def normalise_pixels(image: np.ndarray, what: str) -> np.ndarray:
     return bgr
 
 
+def _imdecode(data: bytes, what: str) -> np.ndarray | None:
+    """OpenCV's decode of bytes whose declared size is within the limit; None when OpenCV cannot decode them."""
+    check_declared_size(data, what)
+    try:
+        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        return None
+
+
 def decode_image(data: bytes, what: str = "image") -> np.ndarray:
     """Encoded image bytes (JPEG, PNG 8/16-bit, BMP, WebP, TIFF, PNM, ...) as H×W×3 uint8 BGR, or ImageError."""
     if not data:
         raise ImageError(f"{what}: the image is empty (0 bytes)")
-    check_declared_size(data, what)
-    try:
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    except cv2.error as exc:
-        raise ImageError(f"{what}: cannot decode image: {str(exc).strip().splitlines()[-1]}") from None
+    image = _imdecode(data, what)
     if image is None:
         raise ImageError(f"{what}: not a decodable image (corrupt, or not JPEG, PNG, BMP, WebP, TIFF or PNM)")
     return normalise_pixels(image, what)
@@ -199,11 +204,7 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
         raise ImageError(f"cannot read image {p}: {exc.strerror or exc}") from None
     if not data:
         raise ImageError(f"image file is empty: {p}")
-    check_declared_size(data, what)
-    try:
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    except cv2.error:
-        image = None
+    image = _imdecode(data, what)
     if image is None:
         image = _decode_with_videocapture(p)
     if image is None:

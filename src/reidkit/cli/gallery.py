@@ -161,9 +161,9 @@ def import_(path: Path = typer.Argument(..., help="PATH.npz + PATH.json from exp
     """Import an export (identities get new ids)."""
     from reidkit.gallery.store import read_export
 
-    read_export(path)  # a malformed export is refused before any gallery is created
+    batch = read_export(path)  # a malformed export is refused before any gallery is created
     with _store(create=True) as store:
-        counts = store.import_(path)
+        counts = store.import_batch(batch)
     skipped = f" ({counts['skipped']} already stored)" if counts.get("skipped") else ""
     out.print(f"imported {counts['identities']} identities, {counts['sightings']} sightings{skipped}")
 
@@ -183,10 +183,10 @@ def index(
     from reidkit.detect import Detector
     from reidkit.gallery.ops import index_paths, media_files
 
-    media_files(paths)  # missing paths are refused before any gallery is created
+    files = media_files(paths)  # missing paths are refused before any gallery is created
     embedder, found = _embedder(), Detector(detector, confidence=0.5)
     with _store(create=True) as store:
-        summary = index_paths(store, embedder, found, paths, stride, camera)
+        summary = index_paths(store, embedder, found, files, stride, camera)
     if as_json:
         print_json(summary)
         return

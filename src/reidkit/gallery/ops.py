@@ -60,7 +60,6 @@ def enroll(
     thumbs = [thumbnail(b) for b in bgr]
     if identity_id is None:
         return store.add_person(name, vectors, model_key(embedder), infos, thumbs, metadata)
-    store.identity(identity_id)
     infos = [dict(i, identity_id=identity_id) for i in infos]
     return identity_id, store.add_sightings(vectors, model_key(embedder), infos, thumbs)
 

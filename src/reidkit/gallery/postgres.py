@@ -226,7 +226,6 @@ class PostgresGallery(GalleryStore):
             return
         try:
             self._sql(f"SET maintenance_work_mem = '{self.build_memory}'")
-            self._sql("DROP INDEX IF EXISTS sightings_hnsw_building")
             self._sql(
                 f"CREATE INDEX IF NOT EXISTS sightings_hnsw ON sightings USING hnsw (embedding vector_ip_ops) "
                 f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"

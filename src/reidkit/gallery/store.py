@@ -110,13 +110,9 @@ class GalleryStore(ABC):
         A sighting with a source and a box is keyed by (source, frame, box): storing it again (re-indexing the
         same footage, a retried job) is skipped, so the ids returned are those of the rows actually added.
         """
-        emb = checked_embeddings(embeddings, len(sightings))
+        emb, rows, thumbs = checked_batch(embeddings, sightings, thumbnails)
         if not len(emb):
             return []
-        rows = [checked_sighting(s) for s in sightings]
-        thumbs = list(thumbnails) if thumbnails is not None else [None] * len(rows)
-        if len(thumbs) != len(rows):
-            raise InputError(f"{len(rows)} sightings but {len(thumbs)} thumbnails")
         _, ids = self._write_batch([], emb, checked_model_name(model), rows, thumbs)
         return ids
 
@@ -131,14 +127,10 @@ class GalleryStore(ABC):
     ) -> tuple[int, list[int]]:
         """Create an identity together with its sightings, in one transaction (all or nothing)."""
         new = NewIdentity(checked_name(name), checked_metadata(metadata))
-        emb = checked_embeddings(embeddings, len(sightings))
+        emb, rows, thumbs = checked_batch(embeddings, sightings, thumbnails)
         if not len(emb):
             raise InputError("a new identity needs at least one sighting")
-        rows = [
-            dict(checked_sighting({k: v for k, v in s.items() if k != "identity_id"}), new_identity=0)
-            for s in sightings
-        ]
-        thumbs = list(thumbnails) if thumbnails is not None else [None] * len(rows)
+        rows = [dict(r, identity_id=None, new_identity=0) for r in rows]
         identity_ids, ids = self._write_batch([new], emb, checked_model_name(model), rows, thumbs)
         return identity_ids[0], ids
 
@@ -162,7 +154,10 @@ class GalleryStore(ABC):
 
         The export is read and validated whole first: on any problem nothing is written.
         """
-        batch = read_export(Path(path))
+        return self.import_batch(read_export(Path(path)))
+
+    def import_batch(self, batch: "ExportBatch") -> dict:
+        """Write an export already read and validated by `read_export`, in one transaction; returns counts."""
         if not batch.sightings and not batch.identities:
             return {"identities": 0, "sightings": 0}
         if batch.sightings:
@@ -389,6 +384,18 @@ def checked_sighting(info: dict) -> dict:
             raise InputError(f"sighting box must be four finite numbers x0, y0, x1, y1, got {box!r}")
         out["box"] = values
     return out
+
+
+def checked_batch(
+    embeddings: np.ndarray, sightings: list[dict], thumbnails: list[bytes | None] | None
+) -> tuple[np.ndarray, list[dict], list[bytes | None]]:
+    """Embeddings, sightings and thumbnails of one write, checked and of one length."""
+    emb = checked_embeddings(embeddings, len(sightings))
+    rows = [checked_sighting(s) for s in sightings]
+    thumbs = list(thumbnails) if thumbnails is not None else [None] * len(rows)
+    if len(thumbs) != len(rows):
+        raise InputError(f"{len(rows)} sightings but {len(thumbs)} thumbnails")
+    return emb, rows, thumbs
 
 
 def sighting_key(info: dict) -> str | None:

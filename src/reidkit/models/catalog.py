@@ -145,9 +145,6 @@ def load_catalog(path: Path = CATALOG_PATH) -> dict[str, ModelSpec]:
     return {name: _parse(name, entry) for name, entry in _read(path)["models"].items()}
 
 
-load_catalog.cache_clear = _read.cache_clear  # type: ignore[attr-defined]
-
-
 def model_or_default(model, task: str):
     """`model` as given, or the task's default model when it is None or empty."""
     return default_model(task) if model is None or str(model) == "" else model
@@ -201,7 +198,7 @@ def write_calibration(name: str, cal: Calibration, path: Path = CATALOG_PATH) ->
     tmp = Path(path).with_suffix(".toml.tmp")
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     tmp.replace(path)
-    load_catalog.cache_clear()
+    _read.cache_clear()
 
 
 def read_calibration_file(path: Path, name: str) -> Calibration:
