@@ -165,7 +165,8 @@ class Engine:
         steps = ppp.input().preprocess().convert_element_type(ov.Type.f32)
         if spec.normalised:
             steps.mean(list(spec.mean)).scale(list(spec.std))
-        ppp.output().tensor().set_element_type(ov.Type.f32)
+        for k in range(len(model.outputs)):
+            ppp.output(k).tensor().set_element_type(ov.Type.f32)
         model = ppp.build()
         if batch != self.io.input_shape[0] or not model.inputs[0].get_partial_shape().is_static:
             model.reshape({model.inputs[0].get_any_name(): [batch, spec.height, spec.width, 3]})
@@ -198,6 +199,18 @@ class Engine:
         with self._lock:
             result = self._latency_request.infer({0: image_nhwc}, share_inputs=True)
             return np.array(result[0], dtype=np.float32).reshape(1, -1)
+
+    def infer_outputs(self, batch_nhwc: np.ndarray) -> list[np.ndarray]:
+        """Every output of a multi-output model (attributes, age + gender) for an N×H×W×3 uint8 batch: one
+        N×k float32 array per output, in the model's output order. Runs image by image on the latency model."""
+        compiled = self._latency_model()
+        rows: list[list[np.ndarray]] = [[] for _ in compiled.outputs]
+        for image in batch_nhwc:
+            with self._lock:
+                result = self._latency_request.infer({0: image[None]}, share_inputs=True)
+                for k, port in enumerate(compiled.outputs):
+                    rows[k].append(np.array(result[port], dtype=np.float32).reshape(-1))
+        return [np.stack(r) if r else np.zeros((0, 0), np.float32) for r in rows]
 
     def infer(self, batch_nhwc: np.ndarray) -> np.ndarray:
         """Run an N×H×W×3 uint8 batch; N×D float32 outputs (flattened per image)."""

@@ -70,6 +70,8 @@ class FaceReId(Verifier):
         spec = self.embedder.spec
         self.calibration = calibration or (spec.calibration if spec else None) or UNCALIBRATED
         self.size = self.embedder.engine.input_spec.height
+        self.device = device
+        self._liveness = None
 
     # -- finding faces --------------------------------------------------------------------------
     def faces(self, image: ImageLike, color: str = "bgr") -> list[Face]:
@@ -140,6 +142,62 @@ class FaceReId(Verifier):
         """N×D unit-norm embeddings of the main face of each image."""
         crops = [self.crop(item, color) for item in as_list(images)]
         return self.embedder.embed(crops) if crops else np.zeros((0, self.embedder.dim), np.float32)
+
+    def embed_faces(self, image: ImageLike, faces: Sequence[Face], color: str = "bgr") -> np.ndarray:
+        """Embeddings of the given faces of one image (each aligned on its landmarks, as `crop` does)."""
+        bgr = as_image(image, color)
+        crops = []
+        for face in faces:
+            if self.regressor is not None:
+                crops.append(normalise(align(bgr, face.landmarks, self.size), self.illumination))
+            else:
+                import cv2
+
+                x0, y0, x1, y1 = np.clip(square_box(face.box).round().astype(int), 0, None)
+                crops.append(normalise(cv2.resize(bgr[y0:y1, x0:x1], (self.size, self.size)), self.illumination))
+        return self.embedder.embed(crops) if crops else np.zeros((0, self.embedder.dim), np.float32)
+
+    # -- liveness --------------------------------------------------------------------------------
+    @property
+    def liveness_model(self):
+        """The anti-spoofing ensemble, loaded on first use."""
+        if self._liveness is None:
+            from reidkit.faces.liveness import LivenessModel
+
+            self._liveness = LivenessModel(device=self.device)
+        return self._liveness
+
+    def liveness(self, image: ImageLike, color: str = "bgr"):
+        """The liveness verdict of the main face of an image (NoFaceError when no face is found)."""
+        from reidkit.faces.liveness import require_colour
+
+        bgr = as_image(image, color)
+        found = self.faces(bgr)
+        if not found:
+            raise NoFaceError("no face found: liveness needs a detected face")
+        require_colour(bgr)
+        return self.liveness_model.check(bgr, [found[0].box])[0]
+
+    def require_live(self, images: ImageLike | Sequence[ImageLike], color: str = "bgr") -> None:
+        """SpoofError naming the first image whose main face is judged printed or replayed."""
+        from reidkit.faces.liveness import SpoofError
+
+        for k, item in enumerate(as_list(images)):
+            verdict = self.liveness(item, color)
+            if not verdict.real:
+                what = str(item) if isinstance(item, (str, os.PathLike)) else f"image {k + 1}"
+                raise SpoofError(
+                    f"{what}: the face looks printed or replayed (liveness {verdict.score:.3f} < "
+                    f"{verdict.threshold}); a live face is required"
+                )
+
+    def predict(self, a, b, color: str = "bgr", liveness: bool = False) -> float | np.ndarray:
+        """Probability that a and b show the same person; with `liveness`, both faces must first pass the
+        anti-spoofing check (SpoofError otherwise)."""
+        if liveness:
+            self.require_live(a, color)
+            self.require_live(b, color)
+        return super().predict(a, b, color)
 
     def embed_aligned(self, faces: ImageLike | Sequence[ImageLike], color: str = "bgr") -> np.ndarray:
         """Embeddings of faces that are already aligned crops (only illumination normalisation applied)."""

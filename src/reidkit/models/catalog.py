@@ -25,6 +25,7 @@ TASKS = (
     "face-landmarks",
     "face-attributes",
     "person-attributes",
+    "face-liveness",
 )
 
 
@@ -92,6 +93,7 @@ class ModelSpec:
     output: OutputSpec
     description: str = ""
     published: dict[str, float] = field(default_factory=dict)
+    params: dict = field(default_factory=dict)  # task-specific settings (a liveness model's crop scale, ...)
     calibration: Calibration | None = None
     files: tuple[FileSpec, ...] = ()
 
@@ -126,6 +128,7 @@ def _parse(name: str, entry: dict) -> ModelSpec:
         ),
         output=OutputSpec(names=tuple(out["names"]), size=out.get("size")),
         published=dict(entry.get("published", {})),
+        params=dict(entry.get("params", {})),
         calibration=Calibration(float(cal["scale"]), float(cal["bias"]), cal.get("source", "")) if cal else None,
         files=tuple(
             FileSpec(f["precision"], f["path"], f["sha256"], int(f["size"]), f.get("url"))
@@ -148,6 +151,12 @@ def load_catalog(path: Path = CATALOG_PATH) -> dict[str, ModelSpec]:
 def model_or_default(model, task: str):
     """`model` as given, or the task's default model when it is None or empty."""
     return default_model(task) if model is None or str(model) == "" else model
+
+
+def default_models(task: str, path: Path = CATALOG_PATH) -> list[str]:
+    """The default models of a task whose default is an ensemble (a list in `[defaults]`), or the one default."""
+    value = _read(path).get("defaults", {}).get(task)
+    return list(value) if isinstance(value, list) else [default_model(task, path)]
 
 
 def default_model(task: str, path: Path = CATALOG_PATH) -> str:
