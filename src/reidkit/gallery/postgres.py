@@ -25,13 +25,16 @@ from reidkit.errors import (
     GalleryReadOnlyError,
     IdentityNotFoundError,
     InputError,
+    ModelMismatchError,
 )
 from reidkit.gallery.store import (
+    ROLES,
     GalleryStore,
     Identity,
     Match,
     NewIdentity,
     Sighting,
+    SightingBatch,
     filter_clauses,
     redact,
     resolve_identity,
@@ -166,26 +169,27 @@ class PostgresGallery(GalleryStore):
         row = self._sql("SELECT value FROM reidkit_meta WHERE key = %s", (key,)).fetchone()
         return row[0] if row else None
 
-    @property
-    def model(self) -> str | None:  # type: ignore[override]
-        """The model whose embeddings this gallery holds (None while empty)."""
+    def _meta_value(self, key: str) -> str | None:
         with self._lock:
-            return self._meta("model")
-
-    @property
-    def dim(self) -> int | None:  # type: ignore[override]
-        """Embedding size (None while empty)."""
-        with self._lock:
-            value = self._meta("dim")
-        return int(value) if value else None
+            return self._meta(key)
 
     # -- writes ---------------------------------------------------------------------------------
-    def _fix_model(self, model: str, dim: int) -> None:
-        """The first embeddings stored fix the model and the column's dimension."""
+    def _fix_model(self, model: str, dim: int, role: str) -> None:
+        """The first embeddings of a role fix its model; the first of any role fix the column's dimension, which
+        the other role must share (one vector column holds both)."""
         self._sql("SELECT pg_advisory_xact_lock(%s)", (MODEL_LOCK,))
-        self.check_model(model, dim)
-        if self._meta("model") is None:
-            self._sql("INSERT INTO reidkit_meta VALUES ('model', %s), ('dim', %s)", (model, str(dim)))
+        self.check_model(model, dim, role)
+        model_key, dim_key = ROLES[role]
+        if self._meta(model_key) is not None:
+            return
+        fixed = [int(self._meta(ROLES[r][1])) for r in ROLES if r != role and self._meta(ROLES[r][1])]
+        if fixed and fixed[0] != dim:
+            raise ModelMismatchError(
+                f"{model} makes {dim}-d embeddings; this PostgreSQL gallery's vectors are {fixed[0]}-d (persons and "
+                "faces share one vector column): use a separate gallery"
+            )
+        self._sql("INSERT INTO reidkit_meta VALUES (%s, %s), (%s, %s)", (model_key, model, dim_key, str(dim)))
+        if not fixed:
             self._sql(f"ALTER TABLE sightings ALTER COLUMN embedding TYPE vector({int(dim)})")
 
     def has_hnsw(self) -> bool:
@@ -234,14 +238,7 @@ class PostgresGallery(GalleryStore):
             self._sql("RESET maintenance_work_mem")
             self._sql("SELECT pg_advisory_unlock(%s)", (BUILD_LOCK,))
 
-    def _write_batch(
-        self,
-        identities: list[NewIdentity],
-        emb: np.ndarray,
-        model: str,
-        sightings: list[dict],
-        thumbnails: list[bytes | None],
-    ) -> tuple[list[int], list[int]]:
+    def _write_batch(self, identities: list[NewIdentity], batches: list[SightingBatch]) -> tuple[list[int], list[int]]:
         """Create identities and add sightings in one transaction; duplicates of a sighting key are skipped."""
         with self._lock:
             with self._write_tx():
@@ -255,18 +252,18 @@ class PostgresGallery(GalleryStore):
                     )
                     for i in identities
                 ]
-                ids = self._insert_sightings(emb, model, sightings, thumbnails, new_ids, now) if sightings else []
-            if sightings:
+                ids = [i for batch in batches for i in self._insert_sightings(batch, new_ids, now)]
+            if batches:
                 self._maybe_build_hnsw()
         return new_ids, ids
 
-    def _insert_sightings(self, emb, model, sightings, thumbnails, new_ids, now) -> list[int]:
-        self.check_model(model, emb.shape[1])
-        if self._meta("model") is None:
-            self._fix_model(model, emb.shape[1])
+    def _insert_sightings(self, batch: SightingBatch, new_ids: list[int], now: float) -> list[int]:
+        self.check_model(batch.model, batch.embeddings.shape[1], batch.role)
+        if self._meta(ROLES[batch.role][0]) is None:
+            self._fix_model(batch.model, batch.embeddings.shape[1], batch.role)
         wanted = {
             int(i["identity_id"])
-            for i in sightings
+            for i in batch.sightings
             if i.get("identity_id") is not None and i.get("new_identity") is None
         }
         if wanted:
@@ -279,16 +276,18 @@ class PostgresGallery(GalleryStore):
         )
         try:
             with self._db.cursor().copy(f"COPY incoming (ord, {SIGHTING_COLUMNS}) FROM STDIN") as copy:
-                for k, (vector, info, thumb) in enumerate(zip(emb, sightings, thumbnails)):
+                rows = zip(batch.embeddings, batch.sightings, batch.thumbnails)
+                for k, (vector, info, thumb) in enumerate(rows):
                     values = sighting_values(info, resolve_identity(info, new_ids))
-                    copy.write_row((k, *values, thumb, model, vector_text(vector), now))
+                    copy.write_row((k, *values, thumb, batch.model, vector_text(vector), now))
         except self._psycopg.Error as exc:
             raise self._error(exc) from None
-        rows = self._sql(
+        added = self._sql(
             f"INSERT INTO sightings ({SIGHTING_COLUMNS}) SELECT {SIGHTING_COLUMNS} FROM incoming "
             "ORDER BY ord ON CONFLICT (key) DO NOTHING RETURNING id"
         ).fetchall()
-        return sorted(int(r[0]) for r in rows)
+        self._sql("DROP TABLE incoming")
+        return sorted(int(r[0]) for r in added)
 
     def _require(self, identity_id: int) -> None:
         if self._sql("SELECT 1 FROM identities WHERE id = %s", (identity_id,)).fetchone() is None:
@@ -347,11 +346,11 @@ class PostgresGallery(GalleryStore):
     def _use_hnsw(self) -> bool:
         return self.index_kind != "exact" and self.has_hnsw()
 
-    def _search(self, q, k, camera, time_range, identities_only) -> list[Match]:
+    def _search(self, q, k, camera, time_range, identities_only, role) -> list[Match]:
         """HNSW when built and unfiltered; filtered searches scan the matching rows exactly."""
         where, args = filter_clauses(camera, time_range, identities_only, "%s")
         filtered = bool(where)
-        where = ["TRUE", *where]
+        where, args = ["model = %s", *where], [self.model_of(role), *args]
         with self._lock, self._db.transaction():
             if filtered or not self._use_hnsw():
                 self._sql("SET LOCAL enable_indexscan = off")
@@ -368,10 +367,14 @@ class PostgresGallery(GalleryStore):
         return [Match(sighting_from_row(r[:10]), float(r[11]), r[10]) for r in rows]
 
     # -- export ---------------------------------------------------------------------------------
-    def _export_rows(self) -> tuple[list, np.ndarray]:
+    def _export_rows(self, role: str) -> tuple[list, np.ndarray]:
         with self._lock:
-            rows = self._sql(f"SELECT {COLUMNS}, s.embedding::text FROM sightings s ORDER BY s.id").fetchall()
-        emb = np.stack([parse_vector(r[10]) for r in rows]) if rows else np.zeros((0, self.dim or 0), np.float32)
+            rows = self._sql(
+                f"SELECT {COLUMNS}, s.embedding::text FROM sightings s WHERE s.model = %s ORDER BY s.id",
+                (self.model_of(role),),
+            ).fetchall()
+        dim = self.dim_of(role) or 0
+        emb = np.stack([parse_vector(r[10]) for r in rows]) if rows else np.zeros((0, dim), np.float32)
         return [r[:10] for r in rows], emb
 
     def close(self) -> None:

@@ -34,11 +34,13 @@ from reidkit.errors import (
 )
 from reidkit.gallery.index import HNSW_ABOVE, VectorIndex
 from reidkit.gallery.store import (
+    ROLES,
     GalleryStore,
     Identity,
     Match,
     NewIdentity,
     Sighting,
+    SightingBatch,
     filter_clauses,
     resolve_identity,
     sighting_from_row,
@@ -118,10 +120,7 @@ class SqliteGallery(GalleryStore):
             self.read_only = False
         self._db = self._connect()
         self._lock = threading.RLock()
-        self._index: VectorIndex | None = None
-        self._synced = (-1, -1)  # (version, deletion seq) the index reflects
-        self._max_id = 0
-        self._dirty = False
+        self._caches: dict[str, _IndexCache] = {}  # role -> its vector index
 
     # -- opening ----------------------------------------------------------------------------------
     def _inspect(self) -> set[str]:
@@ -245,26 +244,11 @@ class SqliteGallery(GalleryStore):
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
-    @property
-    def model(self) -> str | None:  # type: ignore[override]
-        """The model whose embeddings this gallery holds (None while empty)."""
-        return self._meta("model")
-
-    @property
-    def dim(self) -> int | None:  # type: ignore[override]
-        """Embedding size (None while empty)."""
-        value = self._meta("dim")
-        return int(value) if value else None
+    def _meta_value(self, key: str) -> str | None:
+        return self._meta(key)
 
     # -- writes ---------------------------------------------------------------------------------
-    def _write_batch(
-        self,
-        identities: list[NewIdentity],
-        emb: np.ndarray,
-        model: str,
-        sightings: list[dict],
-        thumbnails: list[bytes | None],
-    ) -> tuple[list[int], list[int]]:
+    def _write_batch(self, identities: list[NewIdentity], batches: list[SightingBatch]) -> tuple[list[int], list[int]]:
         """Create identities and add sightings in one transaction; duplicates of a sighting key are skipped."""
         with self._lock, self._write() as db:
             now = time.time()
@@ -278,21 +262,28 @@ class SqliteGallery(GalleryStore):
                 for i in identities
             ]
             ids: list[int] = []
-            if sightings:
-                self.check_model(model, emb.shape[1])
-                if self._meta("model") is None:
-                    db.execute(
-                        "INSERT OR REPLACE INTO meta VALUES ('model', ?), ('dim', ?)", (model, str(emb.shape[1]))
-                    )
-                for owner in {i.get("identity_id") for i in sightings if i.get("new_identity") is None} - {None}:
-                    self._require(owner)
-                for vector, info, thumb in zip(emb, sightings, thumbnails):
-                    values = sighting_values(info, resolve_identity(info, new_ids))
-                    cur = db.execute(INSERT_SIGHTING, (*values, thumb, model, vector.tobytes(), now))
-                    if cur.rowcount:
-                        ids.append(int(cur.lastrowid))
+            for batch in batches:
+                ids += self._insert_sightings(db, batch, new_ids, now)
             self._bump()
         return new_ids, ids
+
+    def _insert_sightings(self, db, batch: SightingBatch, new_ids: list[int], now: float) -> list[int]:
+        self.check_model(batch.model, batch.embeddings.shape[1], batch.role)
+        model_key, dim_key = ROLES[batch.role]
+        if self._meta(model_key) is None:
+            db.execute(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?), (?, ?)",
+                (model_key, batch.model, dim_key, str(batch.embeddings.shape[1])),
+            )
+        for owner in {i.get("identity_id") for i in batch.sightings if i.get("new_identity") is None} - {None}:
+            self._require(owner)
+        ids = []
+        for vector, info, thumb in zip(batch.embeddings, batch.sightings, batch.thumbnails):
+            values = sighting_values(info, resolve_identity(info, new_ids))
+            cur = db.execute(INSERT_SIGHTING, (*values, thumb, batch.model, vector.tobytes(), now))
+            if cur.rowcount:
+                ids.append(int(cur.lastrowid))
+        return ids
 
     def _rename(self, identity_id: int, name: str) -> None:
         with self._lock, self._write() as db:
@@ -318,8 +309,9 @@ class SqliteGallery(GalleryStore):
                 db.execute("DELETE FROM sightings WHERE identity_id = ?", (identity_id,))
                 db.execute("DELETE FROM identities WHERE id = ?", (identity_id,))
                 self._bump()
-            if self._index is not None:
-                self._sync()
+            for role in list(self._caches):
+                if self._caches[role].index is not None:
+                    self._sync(role)
         return len(removed)
 
     # -- reads ----------------------------------------------------------------------------------
@@ -354,20 +346,21 @@ class SqliteGallery(GalleryStore):
             raise IdentityNotFoundError(f"no sighting {sighting_id}")
         return row[0]
 
-    def _search(self, q, k, camera, time_range, identities_only) -> list[Match]:
-        """Through the vector index; filtered searches run exactly over the matching rows."""
+    def _search(self, q, k, camera, time_range, identities_only, role) -> list[Match]:
+        """Through the role's vector index; filtered searches run exactly over the matching rows."""
         with self._lock:
             if camera is not None or time_range is not None or identities_only:
-                ids, scores = self._filtered(q, k, camera, time_range, identities_only)
+                ids, scores = self._filtered(q, k, camera, time_range, identities_only, role)
             else:
-                self._sync()
-                scores, ids = self._index.search(q, k)
+                cache = self._sync(role)
+                scores, ids = cache.index.search(q, k)
                 keep = ids >= 0
                 ids, scores = ids[keep], scores[keep]
             return self._matches(ids, scores)
 
-    def _filtered(self, q, k, camera, time_range, identities_only):
+    def _filtered(self, q, k, camera, time_range, identities_only, role):
         where, args = filter_clauses(camera, time_range, identities_only, "?")
+        where, args = [*where, "model = ?"], [*args, self.model_of(role)]
         rows = self._db.execute(f"SELECT id, embedding FROM sightings WHERE {' AND '.join(where)}", args).fetchall()
         if not rows:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
@@ -393,8 +386,16 @@ class SqliteGallery(GalleryStore):
         ]
 
     # -- the index ------------------------------------------------------------------------------
-    def _index_paths(self) -> tuple[Path, Path]:
-        return self.path.with_name(self.path.name + ".index"), self.path.with_name(self.path.name + ".index.json")
+    def _cache(self, role: str) -> "_IndexCache":
+        if role not in self._caches:
+            stem = self.path.name if role == "person" else f"{self.path.name}.{role}"
+            self._caches[role] = _IndexCache(self.path.with_name(stem + ".index"))
+        return self._caches[role]
+
+    @property
+    def _index(self) -> VectorIndex | None:
+        """The person index (None until a search built or loaded it)."""
+        return self._cache("person").index
 
     def _state(self) -> tuple[int, int]:
         seq = (
@@ -415,93 +416,66 @@ class SqliteGallery(GalleryStore):
             return self.index_kind
         return "hnsw" if count > HNSW_ABOVE else "exact"
 
-    def _sync(self) -> None:
-        """Bring the index up to the store: load the saved one if it is this gallery's, add new rows, drop
+    def _sync(self, role: str = "person") -> "_IndexCache":
+        """Bring a role's index up to the store: load the saved one if it is this gallery's, add new rows, drop
         deleted ones, or rebuild (missing, foreign or corrupt index; `auto` crossing to HNSW)."""
+        cache = self._cache(role)
         state = self._state()
-        if self._index is not None and state == self._synced:
-            return
-        if self._index is None:
-            self._load_saved(state)
-        if self._index is not None:
-            self._remove_deleted(self._synced[1])
-            self._add_rows(self._max_id)
-        if self._index is None or self._index.needs_rebuild or self._index.kind != self._wanted_kind(len(self._index)):
-            self._rebuild()
-        self._synced = state
+        if cache.index is not None and state == cache.synced:
+            return cache
+        model, dim = self.model_of(role), self.dim_of(role)
+        if cache.index is None:
+            cache.load(self._meta("gallery_id"), state, dim)
+        if cache.index is not None:
+            self._remove_deleted(cache, cache.synced[1])
+            self._add_rows(cache, model)
+        index = cache.index
+        if index is None or index.needs_rebuild or index.kind != self._wanted_kind(len(index)):
+            count = self._db.execute("SELECT COUNT(*) FROM sightings WHERE model = ?", (model,)).fetchone()[0]
+            cache.reset(VectorIndex(dim, self._wanted_kind(count), expected=count))
+            self._add_rows(cache, model)
+        cache.synced = state
+        return cache
 
-    def _load_saved(self, state) -> None:
-        index_file, stamp_file = self._index_paths()
-        try:
-            stamp = json.loads(stamp_file.read_text())
-            if stamp.get("gallery_id") != self._meta("gallery_id") or stamp.get("gallery_id") is None:
-                return  # another gallery's index (a deleted and re-created file): never adopt it
-            if int(stamp["version"]) > state[0] or int(stamp["deletions"]) > state[1]:
-                return  # newer than the store: not ours to trust
-            self._index = VectorIndex.load(index_file, self.dim, stamp["kind"])
-            self._max_id = int(stamp["max_id"])
-            self._synced = (int(stamp["version"]), int(stamp["deletions"]))
-        except Exception:  # a missing, truncated or foreign index file: rebuild from SQLite
-            self._index = None
-
-    def _remove_deleted(self, after_seq: int) -> None:
+    def _remove_deleted(self, cache: "_IndexCache", after_seq: int) -> None:
         removed = [
             r[0] for r in self._db.execute("SELECT sighting_id FROM deleted_sightings WHERE seq > ?", (after_seq,))
         ]
         if removed:
-            self._index.remove(np.array(removed, np.int64))
-            self._dirty = True
+            cache.index.remove(np.array(removed, np.int64))
+            cache.dirty = True
 
-    def _add_rows(self, after: int) -> None:
-        cursor = self._db.execute("SELECT id, embedding FROM sightings WHERE id > ? ORDER BY id", (after,))
+    def _add_rows(self, cache: "_IndexCache", model: str) -> None:
+        cursor = self._db.execute(
+            "SELECT id, embedding FROM sightings WHERE id > ? AND model = ? ORDER BY id", (cache.max_id, model)
+        )
         while True:
             rows = cursor.fetchmany(50_000)
             if not rows:
                 break
             ids = np.array([r[0] for r in rows], np.int64)
-            self._index.add(ids, np.frombuffer(b"".join(r[1] for r in rows), np.float32).reshape(len(rows), -1))
-            self._max_id = max(self._max_id, int(ids[-1]))
-            self._dirty = True
-
-    def _rebuild(self) -> None:
-        count = self.count()
-        self._index = VectorIndex(self.dim, self._wanted_kind(count), expected=count)
-        self._max_id = 0
-        self._add_rows(0)
-        self._dirty = True
+            cache.index.add(ids, np.frombuffer(b"".join(r[1] for r in rows), np.float32).reshape(len(rows), -1))
+            cache.max_id = max(cache.max_id, int(ids[-1]))
+            cache.dirty = True
 
     def save_index(self) -> None:
-        """Persist the index with its stamp (done on close); skipped where the folder cannot be written."""
+        """Persist every changed index with its stamp (done on close); skipped where the folder cannot be written."""
         with self._lock:
-            if self._index is None or not self._dirty:
-                return
-            index_file, stamp_file = self._index_paths()
-            stamp = {
-                "gallery_id": self._meta("gallery_id"),
-                "version": self._synced[0],
-                "deletions": self._synced[1],
-                "max_id": self._max_id,
-                "count": len(self._index),
-                "kind": self._index.kind,
-            }
-            try:
-                self._index.save(index_file)
-                tmp = stamp_file.with_suffix(".tmp")
-                tmp.write_text(json.dumps(stamp))
-                tmp.replace(stamp_file)
-            except OSError:
-                return  # a read-only folder: the index is a cache, rebuilt next time
-            self._dirty = False
+            gallery_id = self._meta("gallery_id")
+            for cache in self._caches.values():
+                cache.save(gallery_id)
 
     # -- export -------------------------------------------------------------------------------
-    def _export_rows(self) -> tuple[list, np.ndarray]:
+    def _export_rows(self, role: str) -> tuple[list, np.ndarray]:
         rows = self._db.execute(
-            "SELECT id, identity_id, source, camera, frame, time, x0, y0, x1, y1, embedding FROM sightings ORDER BY id"
+            "SELECT id, identity_id, source, camera, frame, time, x0, y0, x1, y1, embedding "
+            "FROM sightings WHERE model = ? ORDER BY id",
+            (self.model_of(role),),
         ).fetchall()
         emb = (
             np.frombuffer(b"".join(r[10] for r in rows), np.float32).reshape(len(rows), -1)
             if rows
-            else np.zeros((0, self.dim or 0), np.float32)
+            else np.zeros((0, self.dim_of(role) or 0), np.float32)
         )
         return [r[:10] for r in rows], emb
 
@@ -511,3 +485,55 @@ class SqliteGallery(GalleryStore):
             self.save_index()
         finally:
             self._db.close()
+
+
+class _IndexCache:
+    """One role's vector index and what it reflects: (version, deletion seq), the last sighting id it holds,
+    whether it changed since saved; saved as `<file>` plus `<file>.json`, stamped with the gallery's id."""
+
+    def __init__(self, index_file: Path) -> None:
+        self.index_file = index_file
+        self.stamp_file = index_file.with_name(index_file.name + ".json")
+        self.reset(None)
+        self.synced = (-1, -1)
+
+    def reset(self, index: VectorIndex | None) -> None:
+        self.index = index
+        self.max_id = 0
+        self.dirty = index is not None
+
+    def load(self, gallery_id: str | None, state: tuple[int, int], dim: int | None) -> None:
+        """Adopt the saved index if it is this gallery's and not newer than the store; else leave none."""
+        try:
+            stamp = json.loads(self.stamp_file.read_text())
+            if gallery_id is None or stamp.get("gallery_id") != gallery_id:
+                return  # another gallery's index (a deleted and re-created file): never adopt it
+            if int(stamp["version"]) > state[0] or int(stamp["deletions"]) > state[1]:
+                return  # newer than the store: not ours to trust
+            self.index = VectorIndex.load(self.index_file, dim, stamp["kind"])
+            self.max_id = int(stamp["max_id"])
+            self.synced = (int(stamp["version"]), int(stamp["deletions"]))
+            self.dirty = False
+        except Exception:  # a missing, truncated or foreign index file: rebuilt from SQLite
+            self.reset(None)
+
+    def save(self, gallery_id: str | None) -> None:
+        """Write the index and its stamp, when changed; a folder that cannot be written is left alone."""
+        if self.index is None or not self.dirty:
+            return
+        stamp = {
+            "gallery_id": gallery_id,
+            "version": self.synced[0],
+            "deletions": self.synced[1],
+            "max_id": self.max_id,
+            "count": len(self.index),
+            "kind": self.index.kind,
+        }
+        try:
+            self.index.save(self.index_file)
+            tmp = self.stamp_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(stamp))
+            tmp.replace(self.stamp_file)
+        except OSError:
+            return  # a read-only folder: the index is a cache, rebuilt next time
+        self.dirty = False

@@ -29,6 +29,7 @@ from reidkit.errors import (
 MAX_ID = 2**63 - 1  # ids are signed 64-bit integers in both backends
 MAX_NAME = 200
 MAX_RESULTS = 10_000  # k of one search
+ROLES = {"person": ("model", "dim"), "face": ("face_model", "face_dim")}  # role -> its metadata keys
 
 
 @dataclass(frozen=True)
@@ -86,23 +87,61 @@ class NewIdentity:
     metadata: dict = field(default_factory=dict)
 
 
-class GalleryStore(ABC):
-    """What every backend offers. Embeddings are unit-norm float32 rows of one model only."""
+@dataclass
+class SightingBatch:
+    """Checked sightings of one role (person or face) and their embeddings, for one write."""
 
-    model: str | None
-    dim: int | None
+    role: str
+    model: str
+    embeddings: np.ndarray
+    sightings: list[dict]
+    thumbnails: list[bytes | None]
+
+
+class GalleryStore(ABC):
+    """What every backend offers. Embeddings are unit-norm float32 rows; a gallery holds one person model's and
+    one face model's embeddings, kept apart by their model key (the role: "person" or "face")."""
+
     location: str  # file path or URL, for messages
     read_only: bool = False
+
+    @abstractmethod
+    def _meta_value(self, key: str) -> str | None:
+        """A value of the gallery's metadata table (None when absent)."""
+
+    def model_of(self, role: str = "person") -> str | None:
+        """The model whose embeddings the gallery holds for a role (None while it holds none)."""
+        return self._meta_value(ROLES[checked_role(role)][0])
+
+    def dim_of(self, role: str = "person") -> int | None:
+        """Their embedding size (None while the gallery holds none)."""
+        value = self._meta_value(ROLES[checked_role(role)][1])
+        return int(value) if value else None
+
+    @property
+    def model(self) -> str | None:
+        """The person model (see model_of for faces)."""
+        return self.model_of("person")
+
+    @property
+    def dim(self) -> int | None:
+        """The person embedding size (see dim_of for faces)."""
+        return self.dim_of("person")
 
     # -- writes: validated here, one backend transaction each ---------------------------------------
     def add_identity(self, name: str, metadata: dict | None = None) -> int:
         """Create an identity; returns its id."""
         new = NewIdentity(checked_name(name), checked_metadata(metadata))
-        identity_ids, _ = self._write_batch([new], np.zeros((0, 0), np.float32), "", [], [])
+        identity_ids, _ = self._write_batch([new], [])
         return identity_ids[0]
 
     def add_sightings(
-        self, embeddings: np.ndarray, model: str, sightings: list[dict], thumbnails: list[bytes | None] | None = None
+        self,
+        embeddings: np.ndarray,
+        model: str,
+        sightings: list[dict],
+        thumbnails: list[bytes | None] | None = None,
+        role: str = "person",
     ) -> list[int]:
         """Store embeddings with their metadata (identity_id, source, camera, frame, time, box) in one
         transaction; returns the new sighting ids.
@@ -110,10 +149,10 @@ class GalleryStore(ABC):
         A sighting with a source and a box is keyed by (source, frame, box): storing it again (re-indexing the
         same footage, a retried job) is skipped, so the ids returned are those of the rows actually added.
         """
-        emb, rows, thumbs = checked_batch(embeddings, sightings, thumbnails)
-        if not len(emb):
+        batch = checked_batch(role, model, embeddings, sightings, thumbnails)
+        if not len(batch.embeddings):
             return []
-        _, ids = self._write_batch([], emb, checked_model_name(model), rows, thumbs)
+        _, ids = self._write_batch([], [batch])
         return ids
 
     def add_person(
@@ -124,14 +163,15 @@ class GalleryStore(ABC):
         sightings: list[dict],
         thumbnails: list[bytes | None] | None = None,
         metadata: dict | None = None,
+        role: str = "person",
     ) -> tuple[int, list[int]]:
         """Create an identity together with its sightings, in one transaction (all or nothing)."""
         new = NewIdentity(checked_name(name), checked_metadata(metadata))
-        emb, rows, thumbs = checked_batch(embeddings, sightings, thumbnails)
-        if not len(emb):
+        batch = checked_batch(role, model, embeddings, sightings, thumbnails)
+        if not len(batch.embeddings):
             raise InputError("a new identity needs at least one sighting")
-        rows = [dict(r, identity_id=None, new_identity=0) for r in rows]
-        identity_ids, ids = self._write_batch([new], emb, checked_model_name(model), rows, thumbs)
+        batch.sightings = [dict(r, identity_id=None, new_identity=0) for r in batch.sightings]
+        identity_ids, ids = self._write_batch([new], [batch])
         return identity_ids[0], ids
 
     def rename(self, identity_id: int, name: str) -> None:
@@ -158,31 +198,19 @@ class GalleryStore(ABC):
 
     def import_batch(self, batch: "ExportBatch") -> dict:
         """Write an export already read and validated by `read_export`, in one transaction; returns counts."""
-        if not batch.sightings and not batch.identities:
+        total = sum(len(part.sightings) for part in batch.parts)
+        if not total and not batch.identities:
             return {"identities": 0, "sightings": 0}
-        if batch.sightings:
-            self.check_model(batch.model, batch.embeddings.shape[1])
-        identity_ids, sighting_ids = self._write_batch(
-            batch.identities, batch.embeddings, batch.model, batch.sightings, [None] * len(batch.sightings)
-        )
-        return {
-            "identities": len(identity_ids),
-            "sightings": len(sighting_ids),
-            "skipped": len(batch.sightings) - len(sighting_ids),
-        }
+        for part in batch.parts:
+            self.check_model(part.model, part.embeddings.shape[1], part.role)
+        identity_ids, sighting_ids = self._write_batch(batch.identities, batch.parts)
+        return {"identities": len(identity_ids), "sightings": len(sighting_ids), "skipped": total - len(sighting_ids)}
 
     @abstractmethod
-    def _write_batch(
-        self,
-        identities: list[NewIdentity],
-        embeddings: np.ndarray,
-        model: str,
-        sightings: list[dict],
-        thumbnails: list[bytes | None],
-    ) -> tuple[list[int], list[int]]:
-        """One transaction: create `identities`, then add validated sightings (whose `new_identity` is an index
-        into `identities`, or whose `identity_id` must exist); returns (identity ids, added sighting ids).
-        Refuses another model's embeddings inside the transaction."""
+    def _write_batch(self, identities: list[NewIdentity], batches: list[SightingBatch]) -> tuple[list[int], list[int]]:
+        """One transaction: create `identities`, then add each batch's checked sightings (whose `new_identity` is
+        an index into `identities`, or whose `identity_id` must exist); returns (identity ids, added sighting
+        ids). Refuses another model's embeddings for a role inside the transaction."""
 
     @abstractmethod
     def _rename(self, identity_id: int, name: str) -> None:
@@ -205,26 +233,33 @@ class GalleryStore(ABC):
         camera: str | None = None,
         time_range: tuple[float, float] | None = None,
         identities_only: bool = False,
+        role: str = "person",
     ) -> list[Match]:
-        """Top-k sightings by cosine similarity, best first, optionally filtered (camera, time range in seconds,
-        enrolled identities only); an empty gallery answers no matches."""
+        """Top-k sightings of a role by cosine similarity, best first, optionally filtered (camera, time range in
+        seconds, enrolled identities only); a gallery without that role's sightings answers no matches."""
         q = np.asarray(query, np.float32).reshape(-1)
         if not np.all(np.isfinite(q)) or q.size == 0:
             raise InputError("a search needs a finite, non-empty query embedding")
         if isinstance(k, bool) or not 1 <= int(k) <= MAX_RESULTS:
             raise InputError(f"k must be between 1 and {MAX_RESULTS}, got {k}")
-        if self.model is None:
+        if self.model_of(role) is None:
             return []
-        self.check_model(model, q.size)
+        self.check_model(model, q.size, role)
         if time_range is not None and (len(time_range) != 2 or time_range[0] > time_range[1]):
             raise InputError(f"a time range is (start, end) with start <= end, got {time_range}")
-        return self._search(q, int(k), camera, time_range, identities_only)
+        return self._search(q, int(k), camera, time_range, identities_only, role)
 
     @abstractmethod
     def _search(
-        self, q: np.ndarray, k: int, camera: str | None, time_range: tuple[float, float] | None, identities_only: bool
+        self,
+        q: np.ndarray,
+        k: int,
+        camera: str | None,
+        time_range: tuple[float, float] | None,
+        identities_only: bool,
+        role: str,
     ) -> list[Match]:
-        """Top-k of a checked query against this gallery's model, best first."""
+        """Top-k of a checked query among the role's sightings, best first."""
 
     @abstractmethod
     def identities(self) -> list[Identity]:
@@ -259,21 +294,22 @@ class GalleryStore(ABC):
         """The thumbnail of an existing sighting (IdentityNotFoundError if unknown)."""
 
     def export(self, path: Path, overwrite: bool = False) -> dict:
-        """Write `<path>.npz` (ids, embeddings) and `<path>.json` (model, identities, sightings); returns counts
-        and the two file names."""
+        """Write `<path>.npz` (ids, embeddings per role) and `<path>.json` (models, identities, sightings);
+        returns counts and the two file names."""
         npz, doc = export_paths(Path(path))
         for target in (npz, doc):
             if target.exists() and not overwrite:
                 raise ConflictError(f"{target} exists: choose another name, or overwrite it explicitly")
         if not npz.parent.is_dir():
             raise NotFoundError(f"folder {npz.parent} does not exist")
-        rows, embeddings = self._export_rows()
-        counts = write_export(npz, doc, self.model, self.dim, self.identities(), rows, embeddings)
+        parts = {role: (self.model_of(role), self.dim_of(role), *self._export_rows(role)) for role in ROLES}
+        counts = write_export(npz, doc, parts, self.identities())
         return {**counts, "files": [str(npz), str(doc)]}
 
     @abstractmethod
-    def _export_rows(self) -> tuple[list, np.ndarray]:
-        """Every sighting as (id, identity_id, source, camera, frame, time, x0, y0, x1, y1), with embeddings."""
+    def _export_rows(self, role: str) -> tuple[list, np.ndarray]:
+        """Every sighting of a role as (id, identity_id, source, camera, frame, time, x0, y0, x1, y1), with the
+        embeddings in the same order."""
 
     @abstractmethod
     def close(self) -> None:
@@ -285,15 +321,19 @@ class GalleryStore(ABC):
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def check_model(self, model: str, dim: int) -> None:
-        """Refuse embeddings of another model than the store's (the first one stored fixes it)."""
-        if self.model is not None and model != self.model:
+    def check_model(self, model: str, dim: int, role: str = "person") -> None:
+        """Refuse embeddings of another model than the store's for that role (the first one stored fixes it)."""
+        held, held_dim = self.model_of(role), self.dim_of(role)
+        other = next(r for r in ROLES if r != role)
+        if held is None and model == self.model_of(other):
+            raise ModelMismatchError(f"{model} is this gallery's {other} model; it cannot also be its {role} model")
+        if held is not None and model != held:
             raise ModelMismatchError(
-                f"this gallery holds {self.model} embeddings; refusing {model} (embeddings of different models "
+                f"this gallery holds {held} {role} embeddings; refusing {model} (embeddings of different models "
                 "are not comparable): use another gallery"
             )
-        if self.dim is not None and dim != self.dim:
-            raise ModelMismatchError(f"this gallery holds {self.dim}-d embeddings, got {dim}-d")
+        if held_dim is not None and dim != held_dim:
+            raise ModelMismatchError(f"this gallery holds {held_dim}-d {role} embeddings, got {dim}-d")
 
 
 # -- validation --------------------------------------------------------------------------------------
@@ -386,16 +426,23 @@ def checked_sighting(info: dict) -> dict:
     return out
 
 
+def checked_role(role) -> str:
+    """ "person" or "face"."""
+    if role not in ROLES:
+        raise InputError(f"a sighting role is one of {', '.join(ROLES)}, got {role!r}")
+    return role
+
+
 def checked_batch(
-    embeddings: np.ndarray, sightings: list[dict], thumbnails: list[bytes | None] | None
-) -> tuple[np.ndarray, list[dict], list[bytes | None]]:
+    role: str, model: str, embeddings: np.ndarray, sightings: list[dict], thumbnails: list[bytes | None] | None
+) -> SightingBatch:
     """Embeddings, sightings and thumbnails of one write, checked and of one length."""
     emb = checked_embeddings(embeddings, len(sightings))
     rows = [checked_sighting(s) for s in sightings]
     thumbs = list(thumbnails) if thumbnails is not None else [None] * len(rows)
     if len(thumbs) != len(rows):
         raise InputError(f"{len(rows)} sightings but {len(thumbs)} thumbnails")
-    return emb, rows, thumbs
+    return SightingBatch(checked_role(role), checked_model_name(model), emb, rows, thumbs)
 
 
 def sighting_key(info: dict) -> str | None:
@@ -465,30 +512,27 @@ def export_paths(path: Path) -> tuple[Path, Path]:
     return Path(f"{path}.npz"), Path(f"{path}.json")
 
 
-def write_export(
-    npz: Path,
-    doc_path: Path,
-    model: str | None,
-    dim: int | None,
-    identities: list[Identity],
-    rows: list,
-    embeddings: np.ndarray,
-) -> dict:
-    """Write the NPZ (ids, embeddings) and JSON (model, identities, sightings) atomically; returns counts.
+def write_export(npz: Path, doc_path: Path, parts: dict, identities: list[Identity]) -> dict:
+    """Write the NPZ and the JSON of an export atomically; returns counts.
 
-    `rows` are (id, identity_id, source, camera, frame, time, x0, y0, x1, y1) in the order of `embeddings`.
+    `parts` maps a role to (model, dim, rows, embeddings), rows being (id, identity_id, source, camera, frame,
+    time, x0, y0, x1, y1) in the order of the embeddings. The NPZ holds `ids`/`embeddings` for persons and
+    `face_ids`/`face_embeddings` for faces; the JSON names each role's model and marks each sighting's role.
     """
     from reidkit.files import atomic_write
 
-    doc = {
-        "format": "reidkit-gallery-export",
-        "version": 1,
-        "model": model,
-        "dim": dim,
-        "identities": [{"id": i.identity_id, "name": i.name, "metadata": i.metadata} for i in identities],
-        "sightings": [
+    doc = {"format": "reidkit-gallery-export", "version": 2}
+    arrays, sightings = {}, []
+    for role, (model, dim, rows, embeddings) in parts.items():
+        model_key, dim_key = ROLES[role]
+        prefix = "" if role == "person" else f"{role}_"
+        doc[model_key], doc[dim_key] = model, dim
+        arrays[f"{prefix}ids"] = np.array([r[0] for r in rows], np.int64)
+        arrays[f"{prefix}embeddings"] = embeddings
+        sightings += [
             {
                 "id": r[0],
+                "role": role,
                 "identity_id": r[1],
                 "source": r[2],
                 "camera": r[3],
@@ -497,23 +541,22 @@ def write_export(
                 "box": None if r[6] is None else [r[6], r[7], r[8], r[9]],
             }
             for r in rows
-        ],
-    }
+        ]
+    doc["identities"] = [{"id": i.identity_id, "name": i.name, "metadata": i.metadata} for i in identities]
+    doc["sightings"] = sightings
     with atomic_write(npz, "wb") as fh:
-        np.savez_compressed(fh, ids=np.array([r[0] for r in rows], np.int64), embeddings=embeddings)
+        np.savez_compressed(fh, **arrays)
     with atomic_write(doc_path, "w") as fh:
         fh.write(json.dumps(doc, indent=1))
-    return {"identities": len(doc["identities"]), "sightings": len(rows)}
+    return {"identities": len(doc["identities"]), "sightings": len(sightings)}
 
 
 @dataclass
 class ExportBatch:
     """A validated export, ready to be written in one transaction."""
 
-    model: str
     identities: list[NewIdentity]
-    embeddings: np.ndarray
-    sightings: list[dict]
+    parts: list[SightingBatch]
 
 
 def read_export(path: Path) -> ExportBatch:
@@ -532,30 +575,48 @@ def read_export(path: Path) -> ExportBatch:
         or not isinstance(doc.get("sightings"), list)
     ):
         raise InputError(f"{doc_path} is not a reidkit export (needs identities and sightings lists)")
+    identities, index_of = _export_identities(doc["identities"], doc_path)
     try:
         with np.load(npz_path, allow_pickle=False) as data:
-            ids, embeddings = np.asarray(data["ids"]), np.asarray(data["embeddings"])
+            arrays = {key: np.asarray(data[key]) for key in data.files}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise InputError(f"{npz_path} is not a reidkit export (needs ids and embeddings arrays: {exc})") from None
+    parts = []
+    for role, (model_key, dim_key) in ROLES.items():
+        items = [s for s in doc["sightings"] if isinstance(s, dict) and s.get("role", "person") == role]
+        if not items:
+            continue
+        prefix = "" if role == "person" else f"{role}_"
+        ids, embeddings = _export_arrays(arrays, prefix, npz_path)
+        sightings, rows = _export_sightings(items, index_of, ids, doc_path)
+        model, dim = doc.get(model_key), doc.get(dim_key)
+        if not isinstance(model, str) or not model:
+            raise InputError(f"{doc_path}: the export names no {role} model")
+        if embeddings.shape[1] != dim:
+            raise InputError(f"{doc_path}: declares {dim}-d {role} embeddings, the NPZ holds {embeddings.shape[1]}-d")
+        try:
+            emb = checked_embeddings(embeddings[rows], len(rows))
+        except InputError as exc:
+            raise InputError(f"{npz_path}: {exc}") from None
+        parts.append(SightingBatch(role, model, emb, sightings, [None] * len(sightings)))
+    unknown = [s for s in doc["sightings"] if not isinstance(s, dict) or s.get("role", "person") not in ROLES]
+    if unknown:
+        raise InputError(f"{doc_path}: a sighting of unknown role: {str(unknown[0])[:80]}")
+    return ExportBatch(identities, parts)
+
+
+def _export_arrays(arrays: dict, prefix: str, npz_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    ids, embeddings = arrays.get(f"{prefix}ids"), arrays.get(f"{prefix}embeddings")
+    if ids is None or embeddings is None:
+        raise InputError(f"{npz_path} is not a reidkit export (needs {prefix}ids and {prefix}embeddings arrays)")
     if ids.dtype.kind not in "iu" or ids.ndim != 1:
-        raise InputError(f"{npz_path}: ids must be a 1-d integer array")
+        raise InputError(f"{npz_path}: {prefix}ids must be a 1-d integer array")
     if embeddings.dtype.kind != "f" or embeddings.ndim != 2 or len(embeddings) != len(ids):
         raise InputError(
-            f"{npz_path}: embeddings must be a {len(ids)}×D float array, got {embeddings.shape} {embeddings.dtype}"
+            f"{npz_path}: {prefix}embeddings must be a {len(ids)}×D float array, got {embeddings.shape} "
+            f"{embeddings.dtype}"
         )
-    identities, index_of = _export_identities(doc["identities"], doc_path)
-    sightings, rows = _export_sightings(doc["sightings"], index_of, ids, doc_path)
-    model, dim = doc.get("model"), doc.get("dim")
-    if sightings:
-        if not isinstance(model, str) or not model:
-            raise InputError(f"{doc_path}: the export names no model")
-        if embeddings.shape[1] != dim:
-            raise InputError(f"{doc_path}: declares {dim}-d embeddings, the NPZ holds {embeddings.shape[1]}-d")
-    try:
-        emb = checked_embeddings(embeddings[rows] if rows else embeddings[:0], len(rows))
-    except InputError as exc:
-        raise InputError(f"{npz_path}: {exc}") from None
-    return ExportBatch(model or "", identities, emb, sightings)
+    return ids, embeddings
 
 
 def _export_identities(items: list, doc_path: Path) -> tuple[list[NewIdentity], dict]:
