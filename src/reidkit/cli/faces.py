@@ -7,6 +7,7 @@ from typing import Optional
 
 import numpy as np
 import typer
+from rich.table import Table
 
 from reidkit.cli.common import DeviceOption, JsonOption, PrecisionOption, out, print_json, save_npy, write_image
 
@@ -44,14 +45,23 @@ def verify(
     align: bool = AlignOption,
     illumination: str = IlluminationOption,
     require_face: bool = typer.Option(False, "--require-face", help="Fail when no face is detected."),
+    liveness: bool = typer.Option(False, "--liveness", help="Refuse printed or replayed faces (anti-spoofing)."),
     as_json: bool = JsonOption,
 ) -> None:
     """Say whether the largest faces of two images are the same person, with a calibrated probability."""
     from reidkit.verify import logistic
 
     fr = _face_reid(
-        model, precision, device, detector, align, illumination, on_missing="error" if require_face else "whole"
+        model,
+        precision,
+        device,
+        detector,
+        align,
+        illumination,
+        on_missing="error" if require_face or liveness else "whole",
     )
+    if liveness:
+        fr.require_live([str(image_a), str(image_b)])
     sim = float(fr.similarity(str(image_a), str(image_b)))
     prob = float(logistic(sim, fr.calibration))
     result = {
@@ -61,12 +71,57 @@ def verify(
         "similarity": round(sim, 6),
         "probability": round(prob, 6),
         "same": prob > 0.5,
+        "liveness_checked": liveness,
     }
     if as_json:
         print_json(result)
     else:
         verdict = "[green]same person[/]" if result["same"] else "[red]different people[/]"
-        out.print(f"{verdict}  p={prob:.3f}  cosine={sim:.3f}  ({fr.embedder.name})")
+        live = ", both faces live" if liveness else ""
+        out.print(f"{verdict}  p={prob:.3f}  cosine={sim:.3f}  ({fr.embedder.name}{live})")
+
+
+@app.command("analyze")
+def analyze(
+    images: list[Path] = typer.Argument(..., help="Photos; every face of each is analysed."),
+    device: str = DeviceOption,
+    no_liveness: bool = typer.Option(False, "--no-liveness", help="Skip the anti-spoofing models."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Every face of each image: box, landmarks, age, gender (with probability) and liveness."""
+    from reidkit.faces.analysis import FaceAnalysis
+    from reidkit.images import load_image
+
+    pictures = [load_image(p) for p in images]
+    analysis = FaceAnalysis(device=device, liveness=not no_liveness)
+    report = [
+        {"image": str(p), "faces": [f.as_dict() for f in analysis.analyze(pic)]} for p, pic in zip(images, pictures)
+    ]
+    if as_json:
+        print_json({"images": report})
+        return
+    table = Table("image", "face", "box", "age", "gender", "liveness")
+    for item in report:
+        if not item["faces"]:
+            table.add_row(item["image"], "-", "no face found", "", "", "")
+        for k, f in enumerate(item["faces"], start=1):
+            live = f.get("liveness", {})
+            verdict = (
+                f"{'real' if live['real'] else 'SPOOF'} {live['score']:.2f}"
+                if "score" in live
+                else "n/a (grey image)"
+                if live
+                else "-"
+            )
+            table.add_row(
+                item["image"],
+                str(k),
+                str([round(v) for v in f["box"]]),
+                f"{f['age']:.0f}",
+                f"{f['gender']} {f['gender_probability']:.2f}",
+                verdict,
+            )
+    out.print(table)
 
 
 @app.command("embed")

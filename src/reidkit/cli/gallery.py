@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from reidkit.cli.common import JsonOption, err, out, print_json
+from reidkit.cli.common import JsonOption, err, fail, out, print_json
 from reidkit.gallery.store import redact
 
 app = typer.Typer(
@@ -37,6 +37,12 @@ def _store(create: bool = False):
     return open_gallery(state["db"], create=create)
 
 
+def _face_reid():
+    from reidkit.faces import FaceReId
+
+    return FaceReId()
+
+
 def _embedder():
     from reidkit.embed import Embedder
 
@@ -45,29 +51,42 @@ def _embedder():
 
 @app.command("enroll")
 def enroll(
-    images: list[Path] = typer.Argument(..., help="Crops of one person."),
+    images: list[Path] = typer.Argument(..., help="Crops of one person (photos of their face with --face)."),
     name: str = typer.Option(..., "--name", help="The person's name."),
     camera: str = typer.Option("", "--camera"),
+    face: bool = typer.Option(False, "--face", help="Enrol the main face of each photo (face model)."),
+    liveness: bool = typer.Option(False, "--liveness", help="With --face: refuse printed or replayed faces."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Enrol a person from one or more crops."""
+    """Enrol a person from one or more crops, or (--face) from photos of their face."""
     from reidkit.gallery.ops import enroll as do_enroll
+    from reidkit.gallery.ops import face_sightings, store_faces
     from reidkit.gallery.store import checked_name
     from reidkit.images import load_image
 
     checked_name(name)
+    if liveness and not face:
+        fail("--liveness checks faces: use it with --face")
     pictures = [load_image(p) for p in images]  # every image is read before a gallery is opened or created
-    embedder = _embedder()
-    with _store(create=True) as store:
-        ident, ids = do_enroll(store, embedder, name, pictures, camera=camera, sources=[str(p) for p in images])
+    sources = [str(p) for p in images]
+    if face:
+        fr = _face_reid()
+        found = face_sightings(fr, pictures, liveness, sources)  # every face checked before anything is written
+        with _store(create=True) as store:
+            ident, ids = store_faces(store, fr, name, found, camera=camera)
+    else:
+        embedder = _embedder()
+        with _store(create=True) as store:
+            ident, ids = do_enroll(store, embedder, name, pictures, camera=camera, sources=sources)
     result = {"identity": ident, "name": name.strip(), "sightings": ids}
     print_json(result) if as_json else out.print(f"enrolled {name} as identity {ident} ({len(ids)} images)")
 
 
 @app.command("search")
 def search(
-    image: Path = typer.Argument(..., help="Query crop."),
+    image: Path = typer.Argument(..., help="Query crop (a photo with a face, with --face)."),
     k: int = typer.Option(5, "-k", "--top", min=1),
+    face: bool = typer.Option(False, "--face", help="Search the gallery's faces with the image's main face."),
     camera: Optional[str] = typer.Option(None, "--camera"),
     since: Optional[float] = typer.Option(None, "--since", help="Time range start (seconds)."),
     until: Optional[float] = typer.Option(None, "--until", help="Time range end (seconds)."),
@@ -75,17 +94,19 @@ def search(
     as_json: bool = JsonOption,
 ) -> None:
     """Where else did this person appear? Top-k sightings by cosine similarity."""
-    from reidkit.gallery.ops import search_image
+    from reidkit.gallery.ops import search_face, search_image
 
     time_range = (
         (since if since is not None else float("-inf"), until if until is not None else float("inf"))
         if since is not None or until is not None
         else None
     )
+    filters = {"camera": camera, "time_range": time_range, "identities_only": identities_only}
     with _store() as store:
-        matches = search_image(
-            store, _embedder(), str(image), k, camera=camera, time_range=time_range, identities_only=identities_only
-        )
+        if face:
+            matches = search_face(store, _face_reid(), str(image), k, **filters)
+        else:
+            matches = search_image(store, _embedder(), str(image), k, **filters)
     result = {"matches": [m.as_dict() for m in matches]}
     if as_json:
         print_json(result)
@@ -174,19 +195,20 @@ def index(
     camera: Optional[str] = typer.Option(None, "--camera", help="Camera name (default: file stem)."),
     stride: int = typer.Option(10, "--stride", min=1, help="Every N-th video frame."),
     detector: Optional[str] = typer.Option(None, "--detector", help="Person detector (default: the catalog's)."),
+    faces: bool = typer.Option(False, "--faces", help="Store every detected face (face model) instead of people."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Detect people in footage and store every detection as a searchable sighting.
+    """Detect people (or faces) in footage and store every detection as a searchable sighting.
 
     Files that are not readable images or videos are skipped and listed; re-indexing the same footage stores
     nothing twice."""
     from reidkit.detect import Detector
-    from reidkit.gallery.ops import index_paths, media_files
+    from reidkit.gallery.ops import FaceFinder, PersonFinder, index_media, media_files
 
     files = media_files(paths)  # missing paths are refused before any gallery is created
-    embedder, found = _embedder(), Detector(detector, confidence=0.5)
+    finder = FaceFinder(_face_reid()) if faces else PersonFinder(_embedder(), Detector(detector, confidence=0.5))
     with _store(create=True) as store:
-        summary = index_paths(store, embedder, found, files, stride, camera)
+        summary = index_media(store, finder, files, stride, camera)
     if as_json:
         print_json(summary)
         return

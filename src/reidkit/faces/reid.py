@@ -178,14 +178,17 @@ class FaceReId(Verifier):
         require_colour(bgr)
         return self.liveness_model.check(bgr, [found[0].box])[0]
 
-    def require_live(self, images: ImageLike | Sequence[ImageLike], color: str = "bgr") -> None:
-        """SpoofError naming the first image whose main face is judged printed or replayed."""
+    def require_live(
+        self, images: ImageLike | Sequence[ImageLike], color: str = "bgr", names: Sequence[str] | None = None
+    ) -> None:
+        """SpoofError naming the first image whose main face is judged printed or replayed (`names` name the
+        images in messages; paths name themselves)."""
         from reidkit.faces.liveness import SpoofError
 
         for k, item in enumerate(as_list(images)):
             verdict = self.liveness(item, color)
             if not verdict.real:
-                what = str(item) if isinstance(item, (str, os.PathLike)) else f"image {k + 1}"
+                what = names[k] if names else str(item) if isinstance(item, (str, os.PathLike)) else f"image {k + 1}"
                 raise SpoofError(
                     f"{what}: the face looks printed or replayed (liveness {verdict.score:.3f} < "
                     f"{verdict.threshold}); a live face is required"

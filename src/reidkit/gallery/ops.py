@@ -10,12 +10,14 @@ import cv2
 import numpy as np
 
 from reidkit.embed import Embedder
-from reidkit.errors import InputError, NotFoundError
+from reidkit.errors import ImageError, InputError, NotFoundError
 from reidkit.gallery.store import GalleryStore, Match
 from reidkit.images import STILL_SUFFIXES, ImageLike, as_image, load_image
 from reidkit.preprocess import crop
 
 THUMB_HEIGHT = 128
+MIN_FACE_TO_STORE = 16  # pixels: smaller faces found in footage are not stored
+MIN_FACE_TO_ENROL = 24  # pixels: an enrolment or query face must be at least this wide
 
 
 def thumbnail(image: np.ndarray, height: int = THUMB_HEIGHT) -> bytes:
@@ -98,6 +100,40 @@ def _frames_of(path: Path, stride: int):
     return reader, info["fps"] or None, reader
 
 
+class PersonFinder:
+    """What `index` stores of a frame for persons: detected people, their crops and re-id embeddings."""
+
+    role = "person"
+
+    def __init__(self, embedder: Embedder, detector, min_height: float = 16.0) -> None:
+        self.embedder, self.detector, self.min_height = embedder, detector, min_height
+        self.model = model_key(embedder)
+
+    def __call__(self, frame: np.ndarray) -> tuple[list, list, np.ndarray]:
+        """(boxes, crops, embeddings) of the people of a frame."""
+        dets = self.detector.detect(frame)
+        boxes = [b for b in dets.xyxy if b[3] - b[1] >= self.min_height and b[2] - b[0] >= 4]
+        crops = [crop(frame, b) for b in boxes]
+        return boxes, crops, self.embedder.embed(crops) if crops else np.zeros((0, 0), np.float32)
+
+
+class FaceFinder:
+    """What `index --faces` stores of a frame: detected faces, their crops and face embeddings (aligned)."""
+
+    role = "face"
+
+    def __init__(self, face_reid, min_size: float = MIN_FACE_TO_STORE) -> None:
+        self.face_reid, self.min_size = face_reid, min_size
+        self.model = model_key(face_reid.embedder)
+
+    def __call__(self, frame: np.ndarray) -> tuple[list, list, np.ndarray]:
+        """(boxes, crops, embeddings) of the faces of a frame."""
+        faces = [f for f in self.face_reid.faces(frame) if min(f.box[2:] - f.box[:2]) >= self.min_size]
+        boxes = [f.box for f in faces]
+        vectors = self.face_reid.embed_faces(frame, faces)
+        return boxes, [crop(frame, b) for b in boxes], vectors
+
+
 def index_paths(
     store: GalleryStore,
     embedder: Embedder,
@@ -108,7 +144,31 @@ def index_paths(
     progress: bool = True,
     min_height: float = 16.0,
 ) -> dict:
-    """Detect people in images and videos and store every detection as a sighting (box, frame, thumbnail).
+    """Detect people in images and videos and store every detection as a sighting (box, frame, thumbnail)."""
+    return index_media(store, PersonFinder(embedder, detector, min_height), paths, stride, camera, progress)
+
+
+def index_faces(
+    store: GalleryStore,
+    face_reid,
+    paths: Sequence[str | Path],
+    stride: int = 10,
+    camera: str | None = None,
+    progress: bool = True,
+) -> dict:
+    """Detect faces in images and videos and store every face as a face sighting (box, frame, thumbnail)."""
+    return index_media(store, FaceFinder(face_reid), paths, stride, camera, progress)
+
+
+def index_media(
+    store: GalleryStore,
+    finder,
+    paths: Sequence[str | Path],
+    stride: int = 10,
+    camera: str | None = None,
+    progress: bool = True,
+) -> dict:
+    """Store what `finder` finds in every frame of images and videos as sightings of its role.
 
     Files that are neither a readable image nor a readable video are skipped and listed under `skipped`;
     a sighting already stored (same source, frame and box) is not stored again, so indexing is idempotent.
@@ -127,9 +187,7 @@ def index_paths(
             cam = camera or path.stem
             for index, frame in tqdm(items, desc=path.name, unit="frame", disable=not progress or None, leave=False):
                 frames += 1
-                count, new = _index_frame(
-                    store, embedder, detector, frame, path, cam, index, fps, reader is None, min_height
-                )
+                count, new = _index_frame(store, finder, frame, path, cam, index, fps)
                 detected += count
                 stored += new
         except InputError as exc:
@@ -148,25 +206,100 @@ def index_paths(
     }
 
 
-def _index_frame(
-    store, embedder, detector, frame, path: Path, cam: str, index: int, fps, still: bool, min_height: float
-) -> tuple[int, int]:
-    """Store the people of one frame; returns (detections kept, sightings newly stored)."""
-    dets = detector.detect(frame)
-    keep = [b for b in dets.xyxy if b[3] - b[1] >= min_height and b[2] - b[0] >= 4]
-    if not keep:
+def _index_frame(store, finder, frame, path: Path, cam: str, index: int, fps) -> tuple[int, int]:
+    """Store what the finder finds in one frame; returns (found, sightings newly stored)."""
+    boxes, crops, vectors = finder(frame)
+    if not boxes:
         return 0, 0
-    crops = [crop(frame, b) for b in keep]
-    vectors = embedder.embed(crops)
     infos = [
         {
             "source": str(path),
             "camera": cam,
-            "frame": None if still else index,
-            "time": None if (still or not fps) else index / fps,
+            "frame": index,
+            "time": index / fps if fps else None,
             "box": [round(float(v), 1) for v in b],
         }
-        for b in keep
+        for b in boxes
     ]
-    ids = store.add_sightings(vectors, model_key(embedder), infos, [thumbnail(c) for c in crops])
-    return len(keep), len(ids)
+    ids = store.add_sightings(vectors, finder.model, infos, [thumbnail(c) for c in crops], role=finder.role)
+    return len(boxes), len(ids)
+
+
+# -- faces ----------------------------------------------------------------------------------------
+def face_sightings(face_reid, images: Sequence[ImageLike], liveness: bool = False, sources=None, names=None):
+    """(embeddings, sighting dicts, thumbnails) of the main face of each image, every image checked first:
+    a face must be found, be at least MIN_FACE_TO_ENROL pixels wide, and (with `liveness`) look live.
+
+    `sources` are stored with the sightings (paths name themselves); `names` name the images in messages."""
+    from reidkit.faces.reid import NoFaceError
+
+    pictures = [as_image(i) for i in images]
+    if sources is None:
+        sources = [str(i) if isinstance(i, (str, os.PathLike)) else "" for i in images]
+    names = names or [s or f"image {k + 1}" for k, s in enumerate(sources)]
+    found = []
+    for picture, source in zip(pictures, names):
+        faces = face_reid.faces(picture)
+        if not faces:
+            raise NoFaceError(f"{source}: no face found")
+        face = faces[0]
+        width = float(min(face.box[2:] - face.box[:2]))
+        if width < MIN_FACE_TO_ENROL:
+            raise ImageError(
+                f"{source}: the face is only {width:.0f} pixels wide; at least {MIN_FACE_TO_ENROL} are needed"
+            )
+        if liveness:
+            face_reid.require_live(picture, names=[source])
+        found.append(face)
+    vectors = np.concatenate([face_reid.embed_faces(p, [f]) for p, f in zip(pictures, found)])
+    infos = [{"source": s, "box": [round(float(v), 1) for v in f.box]} for s, f in zip(sources, found)]
+    thumbs = [thumbnail(crop(p, f.box)) for p, f in zip(pictures, found)]
+    return vectors, infos, thumbs
+
+
+def enroll_faces(
+    store: GalleryStore,
+    face_reid,
+    name: str,
+    images: Sequence[ImageLike],
+    identity_id: int | None = None,
+    metadata: dict | None = None,
+    camera: str = "",
+    sources: Sequence[str] | None = None,
+    liveness: bool = False,
+) -> tuple[int, list[int]]:
+    """Enrol the main face of each image (new identity `name`, or an existing `identity_id`); returns ids.
+
+    Nothing is written unless every image has a usable face (and, with `liveness`, a live one)."""
+    if not images:
+        raise InputError("enroll needs at least one image")
+    found = face_sightings(face_reid, images, liveness, sources)
+    return store_faces(store, face_reid, name, found, identity_id, metadata, camera)
+
+
+def store_faces(
+    store: GalleryStore,
+    face_reid,
+    name: str,
+    found: tuple,
+    identity_id: int | None = None,
+    metadata: dict | None = None,
+    camera: str = "",
+) -> tuple[int, list[int]]:
+    """Write faces checked and embedded by `face_sightings` as a new identity or to an existing one."""
+    vectors, infos, thumbs = found
+    infos = [dict(i, camera=camera) for i in infos]
+    key = model_key(face_reid.embedder)
+    store.check_model(key, vectors.shape[1], "face")
+    if identity_id is None:
+        return store.add_person(name, vectors, key, infos, thumbs, metadata, role="face")
+    infos = [dict(i, identity_id=identity_id) for i in infos]
+    return identity_id, store.add_sightings(vectors, key, infos, thumbs, role="face")
+
+
+def search_face(
+    store: GalleryStore, face_reid, image: ImageLike, k: int = 5, liveness: bool = False, **filters
+) -> list[Match]:
+    """Gallery face matches of the main face of an image, best first."""
+    vectors, _, _ = face_sightings(face_reid, [image], liveness)
+    return store.search(vectors[0], model_key(face_reid.embedder), k, role="face", **filters)

@@ -446,12 +446,12 @@ def checked_batch(
 
 
 def sighting_key(info: dict) -> str | None:
-    """The natural key of a detected sighting, (source, frame, box); None for enrolment photos (no box)."""
-    if not info.get("source") or info.get("box") is None:
+    """The natural key of a sighting detected in footage, (source, frame, box); None for enrolment photos (no
+    frame: the same photo may be enrolled again, on purpose)."""
+    if not info.get("source") or info.get("box") is None or info.get("frame") is None:
         return None
     box = ",".join(f"{v:.1f}" for v in info["box"])
-    frame = "" if info.get("frame") is None else int(info["frame"])
-    return f"{info['source']}|{frame}|{box}"
+    return f"{info['source']}|{int(info['frame'])}|{box}"
 
 
 def sighting_from_row(r) -> Sighting:

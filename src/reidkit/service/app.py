@@ -60,7 +60,7 @@ def create_app(
     )
     app.state.reidkit = service
     _add_error_handling(app, max_upload)
-    for router in (routes.health, routes.models, routes.gallery):
+    for router in (routes.health, routes.models, routes.gallery, routes.faces):
         app.include_router(router)
 
     @app.get("/", include_in_schema=False)

@@ -9,6 +9,7 @@ from reidkit.service.state import ServiceState, check_key, read_image, state
 
 models = APIRouter(tags=["models"], dependencies=[Depends(check_key)])
 gallery = APIRouter(tags=["gallery"], dependencies=[Depends(check_key)])
+faces = APIRouter(prefix="/faces", tags=["faces"], dependencies=[Depends(check_key)])
 health = APIRouter(tags=["health"])
 
 
@@ -111,3 +112,55 @@ def sighting_thumbnail(sighting_id: int, s: ServiceState = Depends(state)) -> Re
     if not data:
         raise HTTPException(404, "no thumbnail stored for this sighting")
     return Response(content=data, media_type="image/jpeg")
+
+
+@faces.post("/enroll")
+def face_enroll(
+    image: UploadFile = File(...),
+    name: str = Form(...),
+    camera: str = Form(""),
+    liveness: bool = Form(False),
+    s: ServiceState = Depends(state),
+) -> dict:
+    """Enrol a person from a photo of their face (the main face); with `liveness`, a spoof is refused (400)."""
+    from reidkit.gallery.ops import face_sightings, store_faces
+    from reidkit.gallery.store import checked_name
+
+    checked_name(name)
+    found = face_sightings(s.face_reid, [read_image(image, s.max_upload)], liveness, names=["uploaded image"])
+    with s.lock:
+        ident, ids = store_faces(s.store, s.face_reid, name, found, camera=camera)
+    return {"identity": ident, "name": name.strip(), "sightings": ids}
+
+
+@faces.post("/search")
+def face_search(
+    image: UploadFile = File(...), k: int = Form(5), liveness: bool = Form(False), s: ServiceState = Depends(state)
+) -> dict:
+    """Best face matches of the main face of an uploaded photo."""
+    from reidkit.gallery.ops import face_sightings, model_key
+
+    if not 1 <= k <= 1000:
+        raise HTTPException(422, "k must be between 1 and 1000")
+    vectors, _, _ = face_sightings(s.face_reid, [read_image(image, s.max_upload)], liveness, names=["uploaded image"])
+    with s.lock:
+        matches = s.store.search(vectors[0], model_key(s.face_reid.embedder), k, role="face")
+    return {"matches": [m.as_dict() for m in matches]}
+
+
+@faces.post("/verify")
+def face_verify(
+    image_a: UploadFile = File(...),
+    image_b: UploadFile = File(...),
+    liveness: bool = Form(False),
+    s: ServiceState = Depends(state),
+) -> dict:
+    """Calibrated probability that the main faces of two photos are the same person."""
+    from reidkit.calibration_math import logistic
+    from reidkit.gallery.ops import face_sightings
+
+    images = [read_image(image_a, s.max_upload, "image_a"), read_image(image_b, s.max_upload, "image_b")]
+    vectors, _, _ = face_sightings(s.face_reid, images, liveness, names=["image_a", "image_b"])
+    sim = float(vectors[0] @ vectors[1])
+    prob = float(logistic(sim, s.face_reid.calibration))
+    return {"similarity": sim, "probability": prob, "same": prob > 0.5, "liveness_checked": liveness}

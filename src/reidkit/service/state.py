@@ -27,6 +27,18 @@ class ServiceState:
     api_key: Optional[str] = None
     max_upload: int = MAX_UPLOAD
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _face_reid: object = None
+    _face_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def face_reid(self):
+        """The face pipeline (detection, landmarks, embedding, liveness), loaded on the first face request."""
+        with self._face_lock:
+            if self._face_reid is None:
+                from reidkit.faces import FaceReId
+
+                self._face_reid = FaceReId()
+            return self._face_reid
 
 
 def state(request: Request) -> ServiceState:
