@@ -165,18 +165,27 @@ class Pipeline:
 
 
 def _store_sightings(
-    gallery, embedder: Embedder, frame: np.ndarray, result: FrameTracks, fps: float, source: str, linked: dict[int, int]
+    gallery,
+    embedder: Embedder,
+    frame: np.ndarray,
+    result: FrameTracks,
+    fps: float,
+    source: str,
+    linked: dict[int, int],
+    attributes=None,
 ) -> None:
-    """Store one frame's tracked people in a gallery, each linked to its global identity."""
-    from reidkit.gallery.ops import model_key, thumbnail
+    """Store one frame's tracked people in a gallery, each linked to its global identity (with person
+    attributes when an AttributeRecognizer is given)."""
+    from reidkit.gallery.ops import attribute_fields, model_key, thumbnail
 
     keep = [k for k, b in enumerate(result.boxes) if b[3] - b[1] >= 8 and b[2] - b[0] >= 4]
     if not keep:
         return
     crops = [crop(frame, result.boxes[k]) for k in keep]
     vectors = embedder.embed(crops)
+    extras = attribute_fields(attributes, crops)
     infos = []
-    for k in keep:
+    for k, extra in zip(keep, extras):
         identity = result.ids[k]
         if identity not in linked:
             linked[identity] = gallery.add_identity(f"person-{identity}", {"global_id": identity})
@@ -188,6 +197,7 @@ def _store_sightings(
                 "frame": result.frame,
                 "time": round(result.frame / fps, 3),
                 "box": [round(float(v), 1) for v in result.boxes[k]],
+                **extra,
             }
         )
     gallery.add_sightings(vectors, model_key(embedder), infos, [thumbnail(c) for c in crops])
@@ -230,11 +240,13 @@ def run_videos(
     max_frames: int | None = None,
     gallery=None,
     gallery_stride: int = 10,
+    attributes: bool = True,
 ) -> dict:
     """Track every source (video file or image folder) with one shared gallery; write results per source.
 
     With `gallery` (a GalleryStore), every `gallery_stride`-th frame's tracked people are stored as sightings
     linked to a gallery identity per global id ("person-<id>"), searchable with `reidkit gallery search`.
+    With `attributes`, "first_seen" and "reidentified" events and gallery sightings carry person attributes.
     """
     from tqdm import tqdm
 
@@ -244,6 +256,11 @@ def run_videos(
 
     out = make_dir(Path(out_dir))
     pipeline = Pipeline(config)
+    recognizer = None
+    if attributes:
+        from reidkit.attributes import AttributeRecognizer
+
+        recognizer = AttributeRecognizer(device=config.device)
     names = cameras or [Path(s).stem for s in sources]
     if len(set(names)) != len(names):
         names = [f"{n}-{k + 1}" for k, n in enumerate(names)]
@@ -281,6 +298,9 @@ def run_videos(
                     )
                 for event in result.events:
                     event["time_s"] = round(result.frame / fps, 3)
+                    if recognizer is not None and event["event"] in ("first_seen", "reidentified"):
+                        found = recognizer([crop(source_frames["last"], event["box"])])
+                        event["attributes"] = found[0].as_dict()
                     events_file.write(json.dumps(event) + "\n")
                 rate = count / max(time.perf_counter() - start, 1e-9)
                 if writer is not None:
@@ -293,7 +313,7 @@ def run_videos(
                     writer.write(frame)
                 if gallery is not None and pipeline.embedder is not None and result.frame % gallery_stride == 0:
                     _store_sightings(
-                        gallery, pipeline.embedder, source_frames["last"], result, fps, str(source), linked
+                        gallery, pipeline.embedder, source_frames["last"], result, fps, str(source), linked, recognizer
                     )
                 bar.update(1)
                 bar.set_postfix(ids=len(result.ids))

@@ -37,6 +37,12 @@ def _store(create: bool = False):
     return open_gallery(state["db"], create=create)
 
 
+def _attributes():
+    from reidkit.attributes import AttributeRecognizer
+
+    return AttributeRecognizer()
+
+
 def _face_reid():
     from reidkit.faces import FaceReId
 
@@ -75,9 +81,11 @@ def enroll(
         with _store(create=True) as store:
             ident, ids = store_faces(store, fr, name, found, camera=camera)
     else:
-        embedder = _embedder()
+        embedder, attributes = _embedder(), _attributes()
         with _store(create=True) as store:
-            ident, ids = do_enroll(store, embedder, name, pictures, camera=camera, sources=sources)
+            ident, ids = do_enroll(
+                store, embedder, name, pictures, camera=camera, sources=sources, attributes=attributes
+            )
     result = {"identity": ident, "name": name.strip(), "sightings": ids}
     print_json(result) if as_json else out.print(f"enrolled {name} as identity {ident} ({len(ids)} images)")
 
@@ -91,9 +99,13 @@ def search(
     since: Optional[float] = typer.Option(None, "--since", help="Time range start (seconds)."),
     until: Optional[float] = typer.Option(None, "--until", help="Time range end (seconds)."),
     identities_only: bool = typer.Option(False, "--enrolled", help="Only sightings with an identity."),
+    where: Optional[str] = typer.Option(
+        None, "--where", help="Person attributes, e.g. backpack=yes,upper=red,gender=female (see `gallery find`)."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Where else did this person appear? Top-k sightings by cosine similarity."""
+    from reidkit.attributes import parse_where
     from reidkit.gallery.ops import search_face, search_image
 
     time_range = (
@@ -101,17 +113,26 @@ def search(
         if since is not None or until is not None
         else None
     )
+    conditions = parse_where(where)  # a bad filter is refused before any model loads
+    if conditions and face:
+        fail("--where filters person attributes; it does not apply to --face searches")
     filters = {"camera": camera, "time_range": time_range, "identities_only": identities_only}
+    if conditions:
+        filters["where"] = conditions
     with _store() as store:
         if face:
             matches = search_face(store, _face_reid(), str(image), k, **filters)
         else:
             matches = search_image(store, _embedder(), str(image), k, **filters)
+    _print_matches(matches, as_json)
+
+
+def _print_matches(matches, as_json: bool) -> None:
     result = {"matches": [m.as_dict() for m in matches]}
     if as_json:
         print_json(result)
         return
-    table = Table("score", "identity", "name", "source", "frame", "box")
+    table = Table("score", "identity", "name", "source", "frame", "box", "attributes")
     for m in result["matches"]:
         table.add_row(
             f"{m['score']:.3f}",
@@ -120,8 +141,41 @@ def search(
             m["source"] or "-",
             str(m["frame"] if m["frame"] is not None else "-"),
             str(m["box"] or "-"),
+            _describe(m.get("attributes")),
         )
     out.print(table)
+
+
+def _describe(attributes: dict | None) -> str:
+    """`male, backpack, red top, black bottom` from stored attributes."""
+    if not attributes:
+        return "-"
+    from reidkit.attributes import FLAGS
+
+    words = [attributes.get("gender", "")] + [k for k in FLAGS[1:] if attributes.get(k, 0) >= 0.5]
+    words += [f"{attributes.get('upper')} top", f"{attributes.get('lower')} bottom"]
+    return ", ".join(w for w in words if w)
+
+
+@app.command("find")
+def find(
+    where: str = typer.Option(
+        ...,
+        "--where",
+        help="e.g. gender=male,backpack=yes,upper=red (keys: gender, bag, "
+        "backpack, hat, longsleeves, longpants, longhair, coat, upper, lower).",
+    ),
+    k: int = typer.Option(20, "-k", "--top", min=1),
+    camera: Optional[str] = typer.Option(None, "--camera"),
+    as_json: bool = JsonOption,
+) -> None:
+    """Search by description alone: person sightings whose attributes match, most probable first."""
+    from reidkit.attributes import parse_where
+
+    conditions = parse_where(where)
+    with _store() as store:
+        matches = store.find(conditions, k, camera=camera)
+    _print_matches(matches, as_json)
 
 
 @app.command("list")
@@ -206,7 +260,10 @@ def index(
     from reidkit.gallery.ops import FaceFinder, PersonFinder, index_media, media_files
 
     files = media_files(paths)  # missing paths are refused before any gallery is created
-    finder = FaceFinder(_face_reid()) if faces else PersonFinder(_embedder(), Detector(detector, confidence=0.5))
+    if faces:
+        finder = FaceFinder(_face_reid())
+    else:
+        finder = PersonFinder(_embedder(), Detector(detector, confidence=0.5), attributes=_attributes())
     with _store(create=True) as store:
         summary = index_media(store, finder, files, stride, camera)
     if as_json:

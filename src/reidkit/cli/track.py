@@ -31,6 +31,9 @@ def track(
     ),
     max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Stop after N frames per source."),
     no_video: bool = typer.Option(False, "--no-video", help="Skip the annotated MP4."),
+    no_attributes: bool = typer.Option(
+        False, "--no-attributes", help="Skip person attributes in events and gallery sightings."
+    ),
     gallery: Optional[str] = typer.Option(
         None, "--gallery", help="Also store tracked people in this gallery (file or postgresql://URL)."
     ),
@@ -76,6 +79,7 @@ def track(
             max_frames=max_frames,
             gallery=store,
             gallery_stride=gallery_stride,
+            attributes=not no_attributes,
         )
     finally:
         if store is not None:

@@ -43,8 +43,11 @@ def enroll(
     metadata: dict | None = None,
     camera: str = "",
     sources: Sequence[str] | None = None,
+    attributes=None,
 ) -> tuple[int, list[int]]:
     """Add images of one person (new identity `name`, or an existing `identity_id`); returns ids.
+
+    With `attributes` (an AttributeRecognizer) each sighting stores the crop's person attributes.
 
     `sources` names arrays given in `images` (paths name themselves).
 
@@ -58,7 +61,7 @@ def enroll(
     store.check_model(model_key(embedder), vectors.shape[1])
     if sources is None:
         sources = [str(i) if isinstance(i, (str, os.PathLike)) else "" for i in images]
-    infos = [{"source": s, "camera": camera} for s in sources]
+    infos = [{"source": s, "camera": camera, **extra} for s, extra in zip(sources, attribute_fields(attributes, bgr))]
     thumbs = [thumbnail(b) for b in bgr]
     if identity_id is None:
         return store.add_person(name, vectors, model_key(embedder), infos, thumbs, metadata)
@@ -105,16 +108,18 @@ class PersonFinder:
 
     role = "person"
 
-    def __init__(self, embedder: Embedder, detector, min_height: float = 16.0) -> None:
+    def __init__(self, embedder: Embedder, detector, min_height: float = 16.0, attributes=None) -> None:
         self.embedder, self.detector, self.min_height = embedder, detector, min_height
+        self.attributes = attributes  # an AttributeRecognizer, or None
         self.model = model_key(embedder)
 
-    def __call__(self, frame: np.ndarray) -> tuple[list, list, np.ndarray]:
-        """(boxes, crops, embeddings) of the people of a frame."""
+    def __call__(self, frame: np.ndarray) -> tuple[list, list, np.ndarray, list[dict]]:
+        """(boxes, crops, embeddings, extra sighting fields) of the people of a frame."""
         dets = self.detector.detect(frame)
         boxes = [b for b in dets.xyxy if b[3] - b[1] >= self.min_height and b[2] - b[0] >= 4]
         crops = [crop(frame, b) for b in boxes]
-        return boxes, crops, self.embedder.embed(crops) if crops else np.zeros((0, 0), np.float32)
+        vectors = self.embedder.embed(crops) if crops else np.zeros((0, 0), np.float32)
+        return boxes, crops, vectors, attribute_fields(self.attributes, crops)
 
 
 class FaceFinder:
@@ -126,12 +131,19 @@ class FaceFinder:
         self.face_reid, self.min_size = face_reid, min_size
         self.model = model_key(face_reid.embedder)
 
-    def __call__(self, frame: np.ndarray) -> tuple[list, list, np.ndarray]:
-        """(boxes, crops, embeddings) of the faces of a frame."""
+    def __call__(self, frame: np.ndarray) -> tuple[list, list, np.ndarray, list[dict]]:
+        """(boxes, crops, embeddings, extra sighting fields) of the faces of a frame."""
         faces = [f for f in self.face_reid.faces(frame) if min(f.box[2:] - f.box[:2]) >= self.min_size]
         boxes = [f.box for f in faces]
         vectors = self.face_reid.embed_faces(frame, faces)
-        return boxes, [crop(frame, b) for b in boxes], vectors
+        return boxes, [crop(frame, b) for b in boxes], vectors, [{} for _ in boxes]
+
+
+def attribute_fields(recognizer, crops: Sequence[np.ndarray]) -> list[dict]:
+    """`{"attributes": ...}` per person crop (empty dicts without a recognizer)."""
+    if recognizer is None or not len(crops):
+        return [{} for _ in crops]
+    return [{"attributes": a.as_dict()} for a in recognizer(crops)]
 
 
 def index_paths(
@@ -143,9 +155,12 @@ def index_paths(
     camera: str | None = None,
     progress: bool = True,
     min_height: float = 16.0,
+    attributes=None,
 ) -> dict:
-    """Detect people in images and videos and store every detection as a sighting (box, frame, thumbnail)."""
-    return index_media(store, PersonFinder(embedder, detector, min_height), paths, stride, camera, progress)
+    """Detect people in images and videos and store every detection as a sighting (box, frame, thumbnail, and
+    person attributes with an AttributeRecognizer)."""
+    finder = PersonFinder(embedder, detector, min_height, attributes)
+    return index_media(store, finder, paths, stride, camera, progress)
 
 
 def index_faces(
@@ -208,7 +223,7 @@ def index_media(
 
 def _index_frame(store, finder, frame, path: Path, cam: str, index: int, fps) -> tuple[int, int]:
     """Store what the finder finds in one frame; returns (found, sightings newly stored)."""
-    boxes, crops, vectors = finder(frame)
+    boxes, crops, vectors, extras = finder(frame)
     if not boxes:
         return 0, 0
     infos = [
@@ -218,8 +233,9 @@ def _index_frame(store, finder, frame, path: Path, cam: str, index: int, fps) ->
             "frame": index,
             "time": index / fps if fps else None,
             "box": [round(float(v), 1) for v in b],
+            **extra,
         }
-        for b in boxes
+        for b, extra in zip(boxes, extras)
     ]
     ids = store.add_sightings(vectors, finder.model, infos, [thumbnail(c) for c in crops], role=finder.role)
     return len(boxes), len(ids)

@@ -35,7 +35,6 @@ from reidkit.gallery.store import (
     NewIdentity,
     Sighting,
     SightingBatch,
-    filter_clauses,
     redact,
     resolve_identity,
     sighting_from_row,
@@ -61,10 +60,18 @@ CREATE TABLE IF NOT EXISTS sightings (
 CREATE INDEX IF NOT EXISTS sightings_identity ON sightings(identity_id);
 CREATE INDEX IF NOT EXISTS sightings_camera_time ON sightings(camera, time);
 ALTER TABLE sightings ADD COLUMN IF NOT EXISTS key TEXT;
+ALTER TABLE sightings ADD COLUMN IF NOT EXISTS attributes JSONB;
 CREATE UNIQUE INDEX IF NOT EXISTS sightings_key ON sightings(key)
 """
-SIGHTING_COLUMNS = "identity_id, source, camera, frame, time, x0, y0, x1, y1, key, thumbnail, model, embedding, created"
-COLUMNS = "s.id, s.identity_id, s.source, s.camera, s.frame, s.time, s.x0, s.y0, s.x1, s.y1"
+SIGHTING_COLUMNS = (
+    "identity_id, source, camera, frame, time, x0, y0, x1, y1, key, attributes, thumbnail, model, embedding, created"
+)
+COLUMNS = "s.id, s.identity_id, s.source, s.camera, s.frame, s.time, s.x0, s.y0, s.x1, s.y1, s.attributes"
+
+
+def _attribute_sql(key: str, numeric: bool) -> str:
+    """PostgreSQL's expression for one stored person attribute (keys come from reidkit.attributes' fixed lists)."""
+    return f"(s.attributes->>'{key}')::float8" if numeric else f"(s.attributes->>'{key}')"
 
 
 def vector_text(v: np.ndarray) -> str:
@@ -346,11 +353,24 @@ class PostgresGallery(GalleryStore):
     def _use_hnsw(self) -> bool:
         return self.index_kind != "exact" and self.has_hnsw()
 
-    def _search(self, q, k, camera, time_range, identities_only, role) -> list[Match]:
+    def _where(self, filters, role) -> tuple[str, list]:
+        where, args = filters.sql("%s", _attribute_sql)
+        return " AND ".join(["s.model = %s", *where]), [self.model_of(role), *args]
+
+    def _select(self, filters, role) -> list:
+        where, args = self._where(filters, role)
+        with self._lock:
+            rows = self._sql(
+                f"SELECT {COLUMNS}, i.name FROM sightings s LEFT JOIN identities i ON i.id = s.identity_id "
+                f"WHERE {where} ORDER BY s.id",
+                args,
+            ).fetchall()
+        return [(sighting_from_row(r[:11]), r[11]) for r in rows]
+
+    def _search(self, q, k, filters, role) -> list[Match]:
         """HNSW when built and unfiltered; filtered searches scan the matching rows exactly."""
-        where, args = filter_clauses(camera, time_range, identities_only, "%s")
-        filtered = bool(where)
-        where, args = ["model = %s", *where], [self.model_of(role), *args]
+        filtered = bool(filters)
+        where, args = self._where(filters, role)
         with self._lock, self._db.transaction():
             if filtered or not self._use_hnsw():
                 self._sql("SET LOCAL enable_indexscan = off")
@@ -358,13 +378,13 @@ class PostgresGallery(GalleryStore):
                 self._sql(f"SET LOCAL hnsw.ef_search = {min(1000, max(int(self.ef_search), int(k)))}")
             text = vector_text(q)
             rows = self._sql(
-                f"WITH hits AS (SELECT id, embedding <#> %s::vector AS d FROM sightings WHERE {' AND '.join(where)}"
-                f" ORDER BY embedding <#> %s::vector LIMIT %s) "
+                f"WITH hits AS (SELECT s.id, s.embedding <#> %s::vector AS d FROM sightings s WHERE {where}"
+                f" ORDER BY s.embedding <#> %s::vector LIMIT %s) "
                 f"SELECT {COLUMNS}, i.name, -hits.d FROM hits JOIN sightings s ON s.id = hits.id "
                 f"LEFT JOIN identities i ON i.id = s.identity_id ORDER BY hits.d, s.id",
                 (text, *args, text, int(k)),
             ).fetchall()
-        return [Match(sighting_from_row(r[:10]), float(r[11]), r[10]) for r in rows]
+        return [Match(sighting_from_row(r[:11]), float(r[12]), r[11]) for r in rows]
 
     # -- export ---------------------------------------------------------------------------------
     def _export_rows(self, role: str) -> tuple[list, np.ndarray]:
@@ -374,8 +394,8 @@ class PostgresGallery(GalleryStore):
                 (self.model_of(role),),
             ).fetchall()
         dim = self.dim_of(role) or 0
-        emb = np.stack([parse_vector(r[10]) for r in rows]) if rows else np.zeros((0, dim), np.float32)
-        return [r[:10] for r in rows], emb
+        emb = np.stack([parse_vector(r[11]) for r in rows]) if rows else np.zeros((0, dim), np.float32)
+        return [r[:11] for r in rows], emb
 
     def close(self) -> None:
         """Close the connection."""

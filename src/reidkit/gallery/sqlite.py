@@ -41,7 +41,6 @@ from reidkit.gallery.store import (
     NewIdentity,
     Sighting,
     SightingBatch,
-    filter_clauses,
     resolve_identity,
     sighting_from_row,
     sighting_values,
@@ -57,17 +56,23 @@ CREATE TABLE IF NOT EXISTS sightings (
     identity_id INTEGER REFERENCES identities(id) ON DELETE CASCADE,
     source TEXT NOT NULL DEFAULT '', camera TEXT NOT NULL DEFAULT '', frame INTEGER, time REAL,
     x0 REAL, y0 REAL, x1 REAL, y1 REAL, thumbnail BLOB, model TEXT NOT NULL, embedding BLOB NOT NULL,
-    created REAL NOT NULL, key TEXT);
+    created REAL NOT NULL, key TEXT, attributes TEXT);
 CREATE TABLE IF NOT EXISTS deleted_sightings (seq INTEGER PRIMARY KEY AUTOINCREMENT, sighting_id INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS sightings_identity ON sightings(identity_id);
 CREATE INDEX IF NOT EXISTS sightings_camera_time ON sightings(camera, time);
 """
 REIDKIT_TABLES = {"meta", "identities", "sightings"}
 INSERT_SIGHTING = (
-    "INSERT INTO sightings (identity_id, source, camera, frame, time, x0, y0, x1, y1, key, thumbnail,"
-    " model, embedding, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "INSERT INTO sightings (identity_id, source, camera, frame, time, x0, y0, x1, y1, key, attributes, thumbnail,"
+    " model, embedding, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT(key) DO NOTHING"
 )
+COLUMNS = "s.id, s.identity_id, s.source, s.camera, s.frame, s.time, s.x0, s.y0, s.x1, s.y1, s.attributes"
+
+
+def _attribute_sql(key: str, numeric: bool) -> str:  # noqa: ARG001 - SQLite's json_extract keeps the type
+    """SQLite's expression for one stored person attribute (keys come from reidkit.attributes' fixed lists)."""
+    return f"json_extract(s.attributes, '$.{key}')"
 
 
 def _readonly_file(path: Path) -> bool:
@@ -121,6 +126,9 @@ class SqliteGallery(GalleryStore):
         self._db = self._connect()
         self._lock = threading.RLock()
         self._caches: dict[str, _IndexCache] = {}  # role -> its vector index
+        has_attributes = any(r[1] == "attributes" for r in self._db.execute("PRAGMA table_info(sightings)"))
+        # a read-only gallery from before attributes were stored reads them as none
+        self._columns = COLUMNS if has_attributes else COLUMNS.replace("s.attributes", "NULL AS attributes")
 
     # -- opening ----------------------------------------------------------------------------------
     def _inspect(self) -> set[str]:
@@ -191,6 +199,8 @@ class SqliteGallery(GalleryStore):
             columns = {r[1] for r in db.execute("PRAGMA table_info(sightings)")}
             if "key" not in columns:  # galleries made before sightings had a natural key
                 db.execute("ALTER TABLE sightings ADD COLUMN key TEXT")
+            if "attributes" not in columns:  # ... or person attributes
+                db.execute("ALTER TABLE sightings ADD COLUMN attributes TEXT")
             db.execute("CREATE UNIQUE INDEX IF NOT EXISTS sightings_key ON sightings(key)")
             db.execute(
                 "INSERT OR IGNORE INTO meta VALUES ('version', '0'), ('deletions', '0'), ('gallery_id', ?)",
@@ -330,8 +340,7 @@ class SqliteGallery(GalleryStore):
     def _sightings_of(self, identity_id: int) -> list[Sighting]:
         self._require(identity_id)
         rows = self._db.execute(
-            "SELECT id, identity_id, source, camera, frame, time, x0, y0, x1, y1 FROM sightings "
-            "WHERE identity_id = ? ORDER BY id",
+            f"SELECT {self._columns} FROM sightings s WHERE identity_id = ? ORDER BY id",
             (identity_id,),
         ).fetchall()
         return [sighting_from_row(r) for r in rows]
@@ -346,11 +355,11 @@ class SqliteGallery(GalleryStore):
             raise IdentityNotFoundError(f"no sighting {sighting_id}")
         return row[0]
 
-    def _search(self, q, k, camera, time_range, identities_only, role) -> list[Match]:
+    def _search(self, q, k, filters, role) -> list[Match]:
         """Through the role's vector index; filtered searches run exactly over the matching rows."""
         with self._lock:
-            if camera is not None or time_range is not None or identities_only:
-                ids, scores = self._filtered(q, k, camera, time_range, identities_only, role)
+            if filters:
+                ids, scores = self._filtered(q, k, filters, role)
             else:
                 cache = self._sync(role)
                 scores, ids = cache.index.search(q, k)
@@ -358,10 +367,22 @@ class SqliteGallery(GalleryStore):
                 ids, scores = ids[keep], scores[keep]
             return self._matches(ids, scores)
 
-    def _filtered(self, q, k, camera, time_range, identities_only, role):
-        where, args = filter_clauses(camera, time_range, identities_only, "?")
-        where, args = [*where, "model = ?"], [*args, self.model_of(role)]
-        rows = self._db.execute(f"SELECT id, embedding FROM sightings WHERE {' AND '.join(where)}", args).fetchall()
+    def _where(self, filters, role) -> tuple[str, list]:
+        where, args = filters.sql("?", _attribute_sql)
+        return " AND ".join(["s.model = ?", *where]), [self.model_of(role), *args]
+
+    def _select(self, filters, role) -> list:
+        where, args = self._where(filters, role)
+        rows = self._db.execute(
+            f"SELECT {self._columns}, i.name FROM sightings s LEFT JOIN identities i ON i.id = s.identity_id "
+            f"WHERE {where} ORDER BY s.id",
+            args,
+        ).fetchall()
+        return [(sighting_from_row(r[:11]), r[11]) for r in rows]
+
+    def _filtered(self, q, k, filters, role):
+        where, args = self._where(filters, role)
+        rows = self._db.execute(f"SELECT s.id, s.embedding FROM sightings s WHERE {where}", args).fetchall()
         if not rows:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         ids = np.array([r[0] for r in rows], np.int64)
@@ -374,13 +395,13 @@ class SqliteGallery(GalleryStore):
             return []
         marks = ",".join("?" * len(ids))
         rows = self._db.execute(
-            f"SELECT s.id, s.identity_id, s.source, s.camera, s.frame, s.time, s.x0, s.y0, s.x1, s.y1, i.name "
-            f"FROM sightings s LEFT JOIN identities i ON i.id = s.identity_id WHERE s.id IN ({marks})",
+            f"SELECT {self._columns}, i.name FROM sightings s LEFT JOIN identities i ON i.id = s.identity_id "
+            f"WHERE s.id IN ({marks})",
             [int(i) for i in ids],
         ).fetchall()
         by_id = {r[0]: r for r in rows}
         return [
-            Match(sighting_from_row(by_id[int(i)][:10]), float(s), by_id[int(i)][10])
+            Match(sighting_from_row(by_id[int(i)][:11]), float(s), by_id[int(i)][11])
             for i, s in zip(ids, scores)
             if int(i) in by_id
         ]
@@ -468,16 +489,15 @@ class SqliteGallery(GalleryStore):
     # -- export -------------------------------------------------------------------------------
     def _export_rows(self, role: str) -> tuple[list, np.ndarray]:
         rows = self._db.execute(
-            "SELECT id, identity_id, source, camera, frame, time, x0, y0, x1, y1, embedding "
-            "FROM sightings WHERE model = ? ORDER BY id",
+            f"SELECT {self._columns}, s.embedding FROM sightings s WHERE model = ? ORDER BY id",
             (self.model_of(role),),
         ).fetchall()
         emb = (
-            np.frombuffer(b"".join(r[10] for r in rows), np.float32).reshape(len(rows), -1)
+            np.frombuffer(b"".join(r[11] for r in rows), np.float32).reshape(len(rows), -1)
             if rows
             else np.zeros((0, self.dim_of(role) or 0), np.float32)
         )
-        return [r[:10] for r in rows], emb
+        return [r[:11] for r in rows], emb
 
     def close(self) -> None:
         """Save the index if it changed and close the database."""

@@ -53,6 +53,7 @@ class Sighting:
     frame: int | None = None
     time: float | None = None
     box: tuple[float, float, float, float] | None = None
+    attributes: dict | None = None  # person attributes (reidkit.attributes), when recognised
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class Match:
             "time": s.time,
             "box": list(s.box) if s.box else None,
             "sighting": s.sighting_id,
+            **({"attributes": s.attributes} if s.attributes else {}),
         }
 
 
@@ -234,9 +236,11 @@ class GalleryStore(ABC):
         time_range: tuple[float, float] | None = None,
         identities_only: bool = False,
         role: str = "person",
+        where=None,
     ) -> list[Match]:
         """Top-k sightings of a role by cosine similarity, best first, optionally filtered (camera, time range in
-        seconds, enrolled identities only); a gallery without that role's sightings answers no matches."""
+        seconds, enrolled identities only, person attributes `where` such as "backpack=yes,upper=red"); a
+        gallery without that role's sightings answers no matches."""
         q = np.asarray(query, np.float32).reshape(-1)
         if not np.all(np.isfinite(q)) or q.size == 0:
             raise InputError("a search needs a finite, non-empty query embedding")
@@ -247,18 +251,40 @@ class GalleryStore(ABC):
         self.check_model(model, q.size, role)
         if time_range is not None and (len(time_range) != 2 or time_range[0] > time_range[1]):
             raise InputError(f"a time range is (start, end) with start <= end, got {time_range}")
-        return self._search(q, int(k), camera, time_range, identities_only, role)
+        filters = Filters(camera, time_range, identities_only, checked_conditions(where))
+        return self._search(q, int(k), filters, role)
+
+    def find(
+        self,
+        where,
+        k: int = 20,
+        camera: str | None = None,
+        time_range: tuple[float, float] | None = None,
+        identities_only: bool = False,
+    ) -> list[Match]:
+        """Person sightings by description alone ("man with a backpack, red top"): those whose stored attributes
+        satisfy every condition of `where`, ranked by the product of the conditions' probabilities (the
+        Match score)."""
+        from reidkit.attributes import attribute_score
+
+        conditions = checked_conditions(where)
+        if not conditions:
+            raise InputError("find needs at least one attribute condition, e.g. backpack=yes,upper=red")
+        if isinstance(k, bool) or not 1 <= int(k) <= MAX_RESULTS:
+            raise InputError(f"k must be between 1 and {MAX_RESULTS}, got {k}")
+        if self.model_of("person") is None:
+            return []
+        found = self._select(Filters(camera, time_range, identities_only, conditions), "person")
+        scored = [Match(s, attribute_score(s.attributes, conditions), name) for s, name in found]
+        scored.sort(key=lambda m: (-m.score, m.sighting.sighting_id))
+        return scored[: int(k)]
 
     @abstractmethod
-    def _search(
-        self,
-        q: np.ndarray,
-        k: int,
-        camera: str | None,
-        time_range: tuple[float, float] | None,
-        identities_only: bool,
-        role: str,
-    ) -> list[Match]:
+    def _select(self, filters: "Filters", role: str) -> list[tuple[Sighting, str | None]]:
+        """Every sighting of a role that passes the filters, with its identity's name (no ranking)."""
+
+    @abstractmethod
+    def _search(self, q: np.ndarray, k: int, filters: "Filters", role: str) -> list[Match]:
         """Top-k of a checked query among the role's sightings, best first."""
 
     @abstractmethod
@@ -423,7 +449,43 @@ def checked_sighting(info: dict) -> dict:
         if len(values) != 4 or not all(np.isfinite(values)):
             raise InputError(f"sighting box must be four finite numbers x0, y0, x1, y1, got {box!r}")
         out["box"] = values
+    attributes = out.get("attributes")
+    if attributes is not None:
+        if not isinstance(attributes, dict):
+            raise InputError(f"sighting attributes must be a mapping, got {type(attributes).__name__}")
+        try:
+            json.dumps(attributes)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"sighting attributes must be JSON-serialisable: {exc}") from None
     return out
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Search filters: camera, time range (seconds), enrolled identities only, person attribute conditions."""
+
+    camera: str | None = None
+    time_range: tuple[float, float] | None = None
+    identities_only: bool = False
+    conditions: tuple = ()
+
+    def __bool__(self) -> bool:
+        return self.camera is not None or self.time_range is not None or self.identities_only or bool(self.conditions)
+
+    def sql(self, mark: str, attribute) -> tuple[list[str], list]:
+        """SQL conditions and arguments (see filter_clauses)."""
+        return filter_clauses(self.camera, self.time_range, self.identities_only, mark, self.conditions, attribute)
+
+
+def checked_conditions(where) -> tuple:
+    """Attribute conditions from text ("backpack=yes,upper=red"), a list of Conditions, or None."""
+    if where is None or where == "":
+        return ()
+    if isinstance(where, str):
+        from reidkit.attributes import parse_where
+
+        return tuple(parse_where(where))
+    return tuple(where)
 
 
 def checked_role(role) -> str:
@@ -455,16 +517,33 @@ def sighting_key(info: dict) -> str | None:
 
 
 def sighting_from_row(r) -> Sighting:
-    """A Sighting from (id, identity_id, source, camera, frame, time, x0, y0, x1, y1)."""
+    """A Sighting from (id, identity_id, source, camera, frame, time, x0, y0, x1, y1[, attributes])."""
     box = None if r[6] is None else (float(r[6]), float(r[7]), float(r[8]), float(r[9]))
-    return Sighting(int(r[0]), None if r[1] is None else int(r[1]), r[2], r[3], r[4], r[5], box)
+    attributes = r[10] if len(r) > 10 else None
+    if isinstance(attributes, str):
+        attributes = json.loads(attributes)
+    return Sighting(int(r[0]), None if r[1] is None else int(r[1]), r[2], r[3], r[4], r[5], box, attributes or None)
 
 
 def filter_clauses(
-    camera: str | None, time_range: tuple[float, float] | None, identities_only: bool, mark: str
+    camera: str | None,
+    time_range: tuple[float, float] | None,
+    identities_only: bool,
+    mark: str,
+    conditions=(),
+    attribute=None,
 ) -> tuple[list[str], list]:
-    """SQL conditions and their arguments for search filters (`mark`: the driver's placeholder, ? or %s)."""
+    """SQL conditions and their arguments for search filters (`mark`: the driver's placeholder, ? or %s).
+
+    Attribute `conditions` (reidkit.attributes.Condition) become SQL through `attribute(key, numeric)`, the
+    backend's expression for one stored attribute; keys come from a fixed list, never from the user verbatim."""
     where, args = [], []
+    for c in conditions:
+        if c.key in ("upper", "lower"):
+            where.append(f"{attribute(c.key, False)} = {mark}")
+            args.append(c.value)
+        else:
+            where.append(f"{attribute(c.key, True)} {'>=' if c.value else '<'} 0.5")
     if camera is not None:
         where.append(f"camera = {mark}")
         args.append(camera)
@@ -477,7 +556,8 @@ def filter_clauses(
 
 
 def sighting_values(info: dict, identity_id: int | None) -> tuple:
-    """(identity_id, source, camera, frame, time, x0, y0, x1, y1, key) of a checked sighting, as stored."""
+    """(identity_id, source, camera, frame, time, x0, y0, x1, y1, key, attributes) of a checked sighting, as
+    stored (attributes as JSON text)."""
     box = info.get("box") or (None, None, None, None)
     frame = info.get("frame")
     t = info.get("time")
@@ -489,6 +569,7 @@ def sighting_values(info: dict, identity_id: int | None) -> tuple:
         None if t is None else float(t),
         *[None if v is None else float(v) for v in box],
         sighting_key(info),
+        None if info.get("attributes") is None else json.dumps(info["attributes"]),
     )
 
 
@@ -539,6 +620,7 @@ def write_export(npz: Path, doc_path: Path, parts: dict, identities: list[Identi
                 "frame": r[4],
                 "time": r[5],
                 "box": None if r[6] is None else [r[6], r[7], r[8], r[9]],
+                **({"attributes": _as_dict(r[10])} if len(r) > 10 and r[10] else {}),
             }
             for r in rows
         ]
@@ -644,7 +726,7 @@ def _export_sightings(items: list, index_of: dict, ids: np.ndarray, doc_path: Pa
         owner = item.get("identity_id")
         if owner is not None and owner not in index_of:
             raise InputError(f"{where} points at identity {owner}, which the export does not hold")
-        info = {key: item.get(key) for key in ("source", "camera", "frame", "time", "box")}
+        info = {key: item.get(key) for key in ("source", "camera", "frame", "time", "box", "attributes")}
         info = {key: v for key, v in info.items() if v is not None}
         try:
             info = checked_sighting(info)
@@ -654,6 +736,10 @@ def _export_sightings(items: list, index_of: dict, ids: np.ndarray, doc_path: Pa
         sightings.append(info)
         rows.append(row_of[item["id"]])
     return sightings, rows
+
+
+def _as_dict(value) -> dict:
+    return json.loads(value) if isinstance(value, str) else dict(value)
 
 
 def redact(location: str | Path) -> str:

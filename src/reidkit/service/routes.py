@@ -48,20 +48,39 @@ def gallery_enroll(
 
     bgr = read_image(image, s.max_upload)
     with s.lock:
-        ident, ids = enroll(s.store, s.embedder, name, [bgr], camera=camera)
+        ident, ids = enroll(s.store, s.embedder, name, [bgr], camera=camera, attributes=s.attributes)
     return {"identity": ident, "name": name.strip(), "sightings": ids}
 
 
 @gallery.post("/gallery/search")
-def gallery_search(image: UploadFile = File(...), k: int = Form(5), s: ServiceState = Depends(state)) -> dict:
-    """Best matches of a query crop: enrolled identities and indexed sightings."""
+def gallery_search(
+    image: UploadFile = File(...), k: int = Form(5), where: str = Form(""), s: ServiceState = Depends(state)
+) -> dict:
+    """Best matches of a query crop: enrolled identities and indexed sightings; `where` filters by person
+    attributes (e.g. backpack=yes,upper=red)."""
+    from reidkit.attributes import parse_where
     from reidkit.gallery.ops import model_key
 
     if not 1 <= k <= 1000:
         raise HTTPException(422, "k must be between 1 and 1000")
+    conditions = parse_where(where)
     query = s.embedder.embed(read_image(image, s.max_upload))[0]
     with s.lock:
-        matches = s.store.search(query, model_key(s.embedder), k)
+        matches = s.store.search(query, model_key(s.embedder), k, where=conditions)
+    return {"matches": [m.as_dict() for m in matches]}
+
+
+@gallery.get("/gallery/find")
+def gallery_find(where: str, k: int = 20, s: ServiceState = Depends(state)) -> dict:
+    """Person sightings by description alone (e.g. where=gender=male,backpack=yes,upper=red), most probable
+    first; each match's score is the product of the conditions' probabilities."""
+    from reidkit.attributes import parse_where
+
+    if not 1 <= k <= 1000:
+        raise HTTPException(422, "k must be between 1 and 1000")
+    conditions = parse_where(where)
+    with s.lock:
+        matches = s.store.find(conditions, k)
     return {"matches": [m.as_dict() for m in matches]}
 
 

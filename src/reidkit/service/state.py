@@ -29,6 +29,17 @@ class ServiceState:
     lock: threading.Lock = field(default_factory=threading.Lock)
     _face_reid: object = None
     _face_lock: threading.Lock = field(default_factory=threading.Lock)
+    _attributes: object = None
+
+    @property
+    def attributes(self):
+        """The person attribute model, loaded on the first enrolment."""
+        with self._face_lock:
+            if self._attributes is None:
+                from reidkit.attributes import AttributeRecognizer
+
+                self._attributes = AttributeRecognizer()
+            return self._attributes
 
     @property
     def face_reid(self):
