@@ -35,8 +35,11 @@ from reidkit.images import load_image  # noqa: E402
 
 def face_sets(root: Path) -> dict[str, dict[str, list[Path]]]:
     """{set: {person: [photos]}} of the shared face sets, people with at least two photos."""
-    att = {p.name: sorted(p.glob("*.pgm"), key=lambda f: int(f.stem)) for p in sorted((root / "att_faces").iterdir())
-           if p.is_dir()}
+    att = {
+        p.name: sorted(p.glob("*.pgm"), key=lambda f: int(f.stem))
+        for p in sorted((root / "att_faces").iterdir())
+        if p.is_dir()
+    }
     yale: dict[str, list[Path]] = defaultdict(list)
     for f in sorted((root / "yalefaces").iterdir()):
         if f.is_file() and f.name.startswith("subject"):
