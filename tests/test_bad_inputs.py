@@ -158,6 +158,8 @@ PERSON_COMMANDS = [
 FACE_COMMANDS = [
     lambda img, tmp: ["faces", "verify", img, img],
     lambda img, tmp: ["faces", "align", img, "-o", tmp / "a.png"],
+    lambda img, tmp: ["faces", "analyze", img],
+    lambda img, tmp: ["gallery", "--db", tmp / "new.db", "enroll", "--face", img, "--name", "x"],
 ]
 
 
@@ -497,7 +499,13 @@ def api(tmp_path_factory, models_root):
         yield client
 
 
-UPLOAD_ENDPOINTS = [("/embed", "image"), ("/gallery/search", "image"), ("/gallery/enroll", "image")]
+UPLOAD_ENDPOINTS = [
+    ("/embed", "image"),
+    ("/gallery/search", "image"),
+    ("/gallery/enroll", "image"),
+    ("/faces/search", "image"),
+    ("/faces/enroll", "image"),
+]
 
 
 def test_rest_bad_uploads_answer_4xx(api, corpus, good):
