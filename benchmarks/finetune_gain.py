@@ -36,8 +36,11 @@ START_POINTS = {  # label -> (TrainConfig overrides, the CLI flags that say the 
         dict(backbone="osnet_x0_25", weights=str(MODELS / "osnet/osnet_x0_25_market1501.pth")),
         "--backbone osnet_x0_25 --pretrained $REIDKIT_MODELS/osnet/osnet_x0_25_market1501.pth",
     ),
-    "compact CNN from scratch": (dict(backbone="compact"), "--backbone compact"),
-    "compact CNN from scratch, 30 epochs": (dict(backbone="compact", epochs=30), "--backbone compact --epochs 30"),
+    "compact CNN from scratch": (dict(backbone="compact", scratch=True), "--backbone compact --scratch"),
+    "compact CNN from scratch, 30 epochs": (
+        dict(backbone="compact", epochs=30, scratch=True),
+        "--backbone compact --scratch --epochs 30",
+    ),
 }
 PETS_RECIPE = MotRecipe(stride=5, min_height=32, segments=2, block_frames=100, train_ids=0.3, scale=0.625)
 

@@ -57,7 +57,7 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _config(data: Path, out: Path, **kw) -> TrainConfig:
-    defaults = dict(backbone="osnet_x0_25", epochs=1, batch_size=8, instances=4, workers=0, device="cpu")
+    defaults = dict(backbone="osnet_x0_25", epochs=1, batch_size=8, instances=4, workers=0, device="cpu", scratch=True)
     defaults.update(kw)
     return TrainConfig(data=str(data), out=str(out), **defaults)
 
@@ -279,6 +279,7 @@ def test_cli_train_json(tiny_pku: Path, tmp_path: Path, capsys) -> None:
             str(tmp_path / "run"),
             "--backbone",
             "compact",
+            "--scratch",
             "--epochs",
             "1",
             "--batch-size",
@@ -409,3 +410,57 @@ def test_eval_every_zero_trains_without_scoring(tiny_pku: Path, tmp_path: Path) 
     ).rows
     assert [r["epoch"] for r in rows] == [1] and "rank1" not in rows[0]
     assert (tmp_path / "r" / "metrics.png").is_file()
+
+
+def test_train_with_no_model_flag_never_starts_from_random_weights(tiny_pku: Path, tmp_path: Path, capsys) -> None:
+    from reidkit.train.loop import starting_point
+
+    start = starting_point(TrainConfig(data=str(tiny_pku), out=str(tmp_path / "d")))
+    assert start.init and start.init.endswith("person-reidentification-retail-0267.onnx") and not start.scratch
+    with pytest.raises(TrainingError, match="random weights"):
+        starting_point(TrainConfig(data=str(tiny_pku), out=str(tmp_path / "d"), backbone="compact"))
+    assert starting_point(_config(tiny_pku, tmp_path / "s", backbone="compact")).init is None  # --scratch: on purpose
+    args = ["train", "--data", str(tiny_pku), "--out", str(tmp_path / "c"), "--backbone", "compact"]
+    assert main(args) == 2 and "--scratch" in capsys.readouterr().err
+
+
+def test_resume_refuses_changed_settings(tiny_pku: Path, tmp_path: Path, capsys) -> None:
+    base = [
+        "--data",
+        str(tiny_pku),
+        "--out",
+        str(tmp_path / "r"),
+        "--backbone",
+        "compact",
+        "--scratch",
+        "--batch-size",
+        "8",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+        "--eval-every",
+        "0",
+    ]
+    assert main(["train", *base, "--epochs", "1", "--json"]) == 0
+    capsys.readouterr()
+    assert main(["train", *base, "--epochs", "2", "--lr", "0.01", "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "lr: 0.001 -> 0.01" in err
+    # only the run folder, --resume and a longer schedule: accepted, the saved settings are kept
+    code = main(
+        [
+            "train",
+            "--data",
+            str(tiny_pku),
+            "--out",
+            str(tmp_path / "r"),
+            "--epochs",
+            "2",
+            "--resume",
+            "--workers",
+            "0",
+            "--json",
+        ]
+    )
+    assert code == 0, capsys.readouterr().err

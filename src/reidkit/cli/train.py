@@ -11,6 +11,7 @@ from reidkit.cli.common import JsonOption, out, print_json
 
 
 def train(
+    ctx: typer.Context,
     data: Path = typer.Option(
         ...,
         "--data",
@@ -18,14 +19,20 @@ def train(
     ),
     out_dir: Path = typer.Option(..., "--out", help="Run folder: config.json, last.pt, metrics.csv, metrics.png."),
     backbone: str = typer.Option(
-        "osnet_x0_25", "--backbone", help="osnet_x1_0/x0_75/x0_5/x0_25, compact, or timm:<name>."
+        "osnet_x0_25",
+        "--backbone",
+        help="osnet_x1_0/x0_75/x0_5/x0_25, compact, or timm:<name> (with --pretrained, or --scratch).",
     ),
     pretrained: Optional[Path] = typer.Option(
         None, "--pretrained", help="Local weights for the backbone (torchreid OSNet .pth, timm state dict)."
     ),
     init: Optional[Path] = typer.Option(
-        None, "--init", help="Fine-tune this ONNX embedding model instead of --backbone."
+        None,
+        "--init",
+        help="Fine-tune this ONNX embedding model instead of --backbone (default with no model flag: the "
+        "catalog's trainable person re-id model).",
     ),
+    scratch: bool = typer.Option(False, "--scratch", help="Start --backbone from random weights, on purpose."),
     epochs: int = typer.Option(5, "--epochs", min=1),
     batch_size: int = typer.Option(16, "--batch-size", min=2),
     instances: int = typer.Option(4, "--instances", min=1, help="Images per identity in a batch (PK sampling)."),
@@ -63,6 +70,7 @@ def train(
         backbone=backbone,
         weights=str(pretrained) if pretrained else None,
         init=str(init) if init else None,
+        scratch=scratch,
         epochs=epochs,
         batch_size=batch_size,
         instances=instances,
@@ -83,7 +91,19 @@ def train(
         device=device,
         workers=workers,
     )
-    result = run_training(cfg, resume=resume, progress=not as_json, log=(lambda _m: None) if as_json else out.print)
+    renamed = {"pretrained": "weights", "out_dir": "out"}
+    explicit = {
+        renamed.get(name, name)
+        for name in ctx.params
+        if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") != "DEFAULT"
+    }
+    result = run_training(
+        cfg,
+        resume=resume,
+        progress=not as_json,
+        log=(lambda _m: None) if as_json else out.print,
+        explicit=explicit,
+    )
     if as_json:
         print_json({"run_dir": str(result.run_dir), "seconds": round(result.seconds, 1), "epochs": result.rows})
     else:

@@ -16,6 +16,7 @@ class TrainConfig:
     backbone: str = "osnet_x0_25"
     weights: str | None = None  # local pretrained weights for the backbone (torchreid OSNet or timm)
     init: str | None = None  # an ONNX embedding model to fine-tune (replaces `backbone`)
+    scratch: bool = False  # allow random initial weights (otherwise a pretrained start is required)
     epochs: int = 5
     batch_size: int = 16
     instances: int = 4  # K images per identity in a batch (P = batch_size / K identities)
@@ -35,6 +36,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     workers: int = 2
+
+    RESUMABLE = ("epochs", "out", "device", "workers")  # settings a resumed run may change
 
     def save(self, path: Path) -> None:
         """Write as JSON."""

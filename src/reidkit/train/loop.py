@@ -143,16 +143,72 @@ def _prepare_run(cfg: TrainConfig, resume: bool) -> Path:
     return run_dir
 
 
+DEFAULT_BACKBONE = TrainConfig.__dataclass_fields__["backbone"].default
+
+
+def starting_point(cfg: TrainConfig) -> TrainConfig:
+    """`cfg` with a pretrained start: its --init or --pretrained weights, or else the catalog's trainable
+    person re-id model (person-reid-trainable); random weights only with `scratch`."""
+    if cfg.init or cfg.weights or cfg.scratch:
+        return cfg
+    if cfg.backbone != DEFAULT_BACKBONE:
+        raise TrainingError(
+            f"--backbone {cfg.backbone} without --pretrained would start from random weights: give --pretrained "
+            "WEIGHTS, or --scratch to train from scratch on purpose"
+        )
+    from reidkit.errors import ReidkitError
+    from reidkit.models.catalog import default_model
+    from reidkit.models.store import ModelStore
+
+    name = default_model("person-reid-trainable")
+    try:
+        path = ModelStore().resolve(name, download=False).path
+    except ReidkitError:
+        raise TrainingError(
+            f"no pretrained model to start from: {name} is not in the model folders. Give --init MODEL.onnx, "
+            "--backbone B --pretrained WEIGHTS, or --scratch"
+        ) from None
+    return TrainConfig.from_dict({**asdict(cfg), "init": str(path)})
+
+
+def resumed_config(cfg: TrainConfig, run_dir: Path, explicit: set[str] | None) -> TrainConfig:
+    """The saved settings of a run to resume; refuses a setting asked for that differs from the saved one (only
+    epochs, device and workers may change). `explicit`: the settings the caller set (None: every field)."""
+    saved = TrainConfig.from_dict(json.loads((run_dir / CONFIG).read_text()))
+    asked = asdict(cfg)
+    fields = set(asked) if explicit is None else set(explicit) & set(asked)
+    changed = [
+        f"{k}: {getattr(saved, k)!r} -> {asked[k]!r}"
+        for k in sorted(fields - set(TrainConfig.RESUMABLE) - {"data", "init", "weights", "scratch"})
+        if asked[k] != getattr(saved, k)
+    ]
+    if changed:
+        raise TrainingError(
+            f"--resume continues {run_dir} with its own settings; these differ ({'; '.join(changed)}). "
+            "Resume without them, or start a new run in another --out"
+        )
+    for k in TrainConfig.RESUMABLE:
+        setattr(saved, k, asked[k])
+    return saved
+
+
 def train(
-    cfg: TrainConfig, resume: bool = False, progress: bool = True, log: Callable[[str], None] = print
+    cfg: TrainConfig,
+    resume: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+    explicit: set[str] | None = None,
 ) -> TrainResult:
-    """Train (or resume) a run; writes config.json, last.pt, metrics.csv and metrics.png under cfg.out."""
+    """Train (or resume) a run; writes config.json, last.pt, metrics.csv and metrics.png under cfg.out.
+
+    A new run starts from pretrained weights (see `starting_point`); a resumed one keeps its saved settings and
+    refuses different ones (`explicit` names the settings the caller chose, None = all of cfg)."""
     start_time = time.perf_counter()
     run_dir = Path(cfg.out)
     if resume and (run_dir / CONFIG).is_file():
-        saved = TrainConfig.from_dict(json.loads((run_dir / CONFIG).read_text()))
-        saved.epochs, saved.out = cfg.epochs, cfg.out  # a resumed run may be extended
-        cfg = saved
+        cfg = resumed_config(cfg, run_dir, explicit)
+    elif not resume:
+        cfg = starting_point(cfg)
     images = training_set(cfg.data)
     run_dir = _prepare_run(cfg, resume)
     device = pick_device(cfg.device)
