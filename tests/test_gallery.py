@@ -481,3 +481,24 @@ def test_auto_index_crosses_to_hnsw_and_deletes_without_rebuild(tmp_path, monkey
     with open_gallery(path) as store:  # reopened: the saved graph and its tombstones still hide the rows
         assert all(h.name != "c" for h in store.search(more[157], "m", 10))
         assert store._index.kind == "hnsw"
+
+
+def test_reranked_search_returns_the_same_set_reordered(new_gallery, embedder, pku_sets, tmp_path, capsys):
+    from reidkit.gallery.ops import RERANK_POOL
+
+    query, gallery = pku_sets
+    location = new_gallery()
+    with open_gallery(location) as store:
+        for pid in sorted(set(gallery.pids.tolist()))[:8]:
+            paths = [str(p) for p, q in zip(gallery.paths, gallery.pids) if q == pid]
+            enroll(store, embedder, f"person{pid}", paths)
+        assert store.count() <= RERANK_POOL
+        probe = str(query.paths[0])
+        plain = search_image(store, embedder, probe, k=RERANK_POOL)
+        reranked = search_image(store, embedder, probe, k=RERANK_POOL, rerank=True)
+        assert sorted(m.sighting.sighting_id for m in plain) == sorted(m.sighting.sighting_id for m in reranked)
+        assert [m.sighting.sighting_id for m in plain] != [m.sighting.sighting_id for m in reranked]
+        assert len(search_image(store, embedder, probe, k=3, rerank=True)) == 3
+    if not is_url(location):
+        code = main(["gallery", "--db", location, "--model", embedder.name, "search", probe, "--rerank", "--json"])
+        assert code == 0 and len(json.loads(capsys.readouterr().out)["matches"]) == 5

@@ -102,6 +102,9 @@ def search(
     where: Optional[str] = typer.Option(
         None, "--where", help="Person attributes, e.g. backpack=yes,upper=red,gender=female (see `gallery find`)."
     ),
+    rerank: bool = typer.Option(
+        False, "--rerank", help="Reorder the best 100 candidates by k-reciprocal re-ranking (persons)."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Where else did this person appear? Top-k sightings by cosine similarity."""
@@ -123,7 +126,7 @@ def search(
         if face:
             matches = search_face(store, _face_reid(), str(image), k, **filters)
         else:
-            matches = search_image(store, _embedder(), str(image), k, **filters)
+            matches = search_image(store, _embedder(), str(image), k, rerank=rerank, **filters)
     _print_matches(matches, as_json)
 
 

@@ -16,6 +16,7 @@ from reidkit.images import STILL_SUFFIXES, ImageLike, as_image, load_image
 from reidkit.preprocess import crop
 
 THUMB_HEIGHT = 128
+RERANK_POOL = 100  # candidates that k-reciprocal re-ranking reorders
 MIN_FACE_TO_STORE = 16  # pixels: smaller faces found in footage are not stored
 MIN_FACE_TO_ENROL = 24  # pixels: an enrolment or query face must be at least this wide
 
@@ -69,10 +70,33 @@ def enroll(
     return identity_id, store.add_sightings(vectors, model_key(embedder), infos, thumbs)
 
 
-def search_image(store: GalleryStore, embedder: Embedder, image: ImageLike, k: int = 5, **filters) -> list[Match]:
-    """Gallery matches of one query image (a person crop), best first."""
+def search_image(
+    store: GalleryStore, embedder: Embedder, image: ImageLike, k: int = 5, rerank: bool = False, **filters
+) -> list[Match]:
+    """Gallery matches of one query image (a person crop), best first; with `rerank`, the best RERANK_POOL
+    candidates are reordered by k-reciprocal re-ranking and the first k returned."""
     query = embedder.embed(as_image(image))[0]
-    return store.search(query, model_key(embedder), k, **filters)
+    if not rerank:
+        return store.search(query, model_key(embedder), k, **filters)
+    pool = store.search(query, model_key(embedder), max(k, RERANK_POOL), **filters)
+    return rerank_matches(store, query, pool)[:k]
+
+
+def rerank_matches(store: GalleryStore, query: np.ndarray, matches: list[Match]) -> list[Match]:
+    """Reorder search matches by k-reciprocal re-ranking (Zhong et al. 2017) of the query among them: only the
+    candidates' own distances to each other are used, so the cost depends on the pool, not the gallery.
+    Scores stay the cosine similarities; the order changes."""
+    from reidkit.metrics.reid import cosine_distance, re_ranking
+
+    if len(matches) < 3:
+        return matches
+    gallery = store.embeddings_of([m.sighting.sighting_id for m in matches])
+    q = np.asarray(query, np.float32).reshape(1, -1)
+    k1 = min(20, len(matches) - 1)
+    dist = re_ranking(
+        cosine_distance(q, gallery), cosine_distance(q, q), cosine_distance(gallery, gallery), k1, min(6, k1), 0.3
+    )[0]
+    return [matches[i] for i in np.argsort(dist, kind="stable")]
 
 
 def media_files(paths: Sequence[str | Path]) -> list[Path]:

@@ -357,6 +357,13 @@ class PostgresGallery(GalleryStore):
         where, args = filters.sql("%s", _attribute_sql)
         return " AND ".join(["s.model = %s", *where]), [self.model_of(role), *args]
 
+    def _embeddings(self, sighting_ids: list[int]) -> dict[int, np.ndarray]:
+        with self._lock:
+            rows = self._sql(
+                "SELECT id, embedding::text FROM sightings WHERE id = ANY(%s)", (list(sighting_ids),)
+            ).fetchall()
+        return {int(r[0]): parse_vector(r[1]) for r in rows}
+
     def _select(self, filters, role) -> list:
         where, args = self._where(filters, role)
         with self._lock:

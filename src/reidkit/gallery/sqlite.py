@@ -371,6 +371,16 @@ class SqliteGallery(GalleryStore):
         where, args = filters.sql("?", _attribute_sql)
         return " AND ".join(["s.model = ?", *where]), [self.model_of(role), *args]
 
+    def _embeddings(self, sighting_ids: list[int]) -> dict[int, np.ndarray]:
+        found: dict[int, np.ndarray] = {}
+        for start in range(0, len(sighting_ids), 900):  # SQLite's limit on bound parameters
+            chunk = sighting_ids[start : start + 900]
+            rows = self._db.execute(
+                f"SELECT id, embedding FROM sightings WHERE id IN ({','.join('?' * len(chunk))})", chunk
+            ).fetchall()
+            found.update({int(r[0]): np.frombuffer(r[1], np.float32) for r in rows})
+        return found
+
     def _select(self, filters, role) -> list:
         where, args = self._where(filters, role)
         rows = self._db.execute(

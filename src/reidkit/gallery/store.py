@@ -279,6 +279,19 @@ class GalleryStore(ABC):
         scored.sort(key=lambda m: (-m.score, m.sighting.sighting_id))
         return scored[: int(k)]
 
+    def embeddings_of(self, sighting_ids: list[int]) -> np.ndarray:
+        """The stored embeddings of sightings, in the order asked (NotFoundError for an unknown id)."""
+        ids = [checked_id(i, "sighting") for i in sighting_ids]
+        found = self._embeddings(ids)
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise IdentityNotFoundError(f"no sighting {missing[0]}")
+        return np.stack([found[i] for i in ids]) if ids else np.zeros((0, 0), np.float32)
+
+    @abstractmethod
+    def _embeddings(self, sighting_ids: list[int]) -> dict[int, np.ndarray]:
+        """{sighting id: embedding} of those that exist."""
+
     @abstractmethod
     def _select(self, filters: "Filters", role: str) -> list[tuple[Sighting, str | None]]:
         """Every sighting of a role that passes the filters, with its identity's name (no ranking)."""

@@ -54,19 +54,25 @@ def gallery_enroll(
 
 @gallery.post("/gallery/search")
 def gallery_search(
-    image: UploadFile = File(...), k: int = Form(5), where: str = Form(""), s: ServiceState = Depends(state)
+    image: UploadFile = File(...),
+    k: int = Form(5),
+    where: str = Form(""),
+    rerank: bool = Form(False),
+    s: ServiceState = Depends(state),
 ) -> dict:
     """Best matches of a query crop: enrolled identities and indexed sightings; `where` filters by person
-    attributes (e.g. backpack=yes,upper=red)."""
+    attributes (e.g. backpack=yes,upper=red); `rerank` reorders the best 100 by k-reciprocal re-ranking."""
     from reidkit.attributes import parse_where
-    from reidkit.gallery.ops import model_key
+    from reidkit.gallery.ops import RERANK_POOL, model_key, rerank_matches
 
     if not 1 <= k <= 1000:
         raise HTTPException(422, "k must be between 1 and 1000")
     conditions = parse_where(where)
     query = s.embedder.embed(read_image(image, s.max_upload))[0]
     with s.lock:
-        matches = s.store.search(query, model_key(s.embedder), k, where=conditions)
+        matches = s.store.search(query, model_key(s.embedder), max(k, RERANK_POOL) if rerank else k, where=conditions)
+        if rerank:
+            matches = rerank_matches(s.store, query, matches)[:k]
     return {"matches": [m.as_dict() for m in matches]}
 
 
