@@ -203,7 +203,14 @@ def test_service_errors(client, pku_sets):
 
 
 def _serve(db, port_holder):
-    """A real uvicorn server on loopback in a thread."""
+    """A real uvicorn server on loopback in a thread (the small 0288 model)."""
+    server, thread, url = _serve_app(db, "person-reidentification-retail-0288")
+    port_holder.append(int(url.rsplit(":", 1)[1].rstrip("/")))
+    return server, thread
+
+
+def _serve_app(db, model=None):
+    """(server, thread, base URL) of the service over `db` on a free loopback port, in a thread."""
     import socket
 
     import uvicorn
@@ -214,7 +221,7 @@ def _serve(db, port_holder):
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    app = create_app(db, "person-reidentification-retail-0288")
+    app = create_app(db, model)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -222,8 +229,7 @@ def _serve(db, port_holder):
         if server.started:
             break
         time.sleep(0.05)
-    port_holder.append(port)
-    return server, thread
+    return server, thread, f"http://127.0.0.1:{port}/"
 
 
 def test_100_concurrent_clients_lose_nothing(new_gallery, pku_sets, models_root):

@@ -40,3 +40,15 @@ def draw_status(frame: np.ndarray, text: str) -> np.ndarray:
     band[:] = (band.astype(np.uint16) * 3 // 10).astype(np.uint8)  # darkened, the picture still shows through
     cv2.putText(frame, text, (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA)
     return frame
+
+
+def draw_box(frame: np.ndarray, box, label: str = "", colour: tuple[int, int, int] = (0, 220, 255)) -> np.ndarray:
+    """One highlighted box with an optional label above it, in place; returns the frame."""
+    x0, y0, x1, y1 = (int(round(float(v))) for v in box)
+    thickness = max(2, round(max(frame.shape[:2]) / 400))
+    cv2.rectangle(frame, (x0, y0), (x1, y1), colour, thickness)
+    if label:
+        (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.6, 1)
+        cv2.rectangle(frame, (x0, max(0, y0 - th - 8)), (x0 + tw + 6, y0), colour, -1)
+        cv2.putText(frame, label, (x0 + 3, max(th, y0 - 5)), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+    return frame

@@ -37,6 +37,12 @@ def _store(create: bool = False):
     return open_gallery(state["db"], create=create)
 
 
+def _detector():
+    from reidkit.detect import Detector
+
+    return Detector(confidence=0.5)
+
+
 def _attributes():
     from reidkit.attributes import AttributeRecognizer
 
@@ -92,8 +98,12 @@ def enroll(
 
 @app.command("search")
 def search(
-    image: Path = typer.Argument(..., help="Query crop (a photo with a face, with --face)."),
+    image: Path = typer.Argument(
+        ...,
+        help="A person crop, or any photo or frame: its largest person is searched (a photo with a face, with --face).",
+    ),
     k: int = typer.Option(5, "-k", "--top", min=1),
+    box: Optional[str] = typer.Option(None, "--box", help="Search the person in this box of IMAGE: x0,y0,x1,y1."),
     face: bool = typer.Option(False, "--face", help="Search the gallery's faces with the image's main face."),
     camera: Optional[str] = typer.Option(None, "--camera"),
     since: Optional[float] = typer.Option(None, "--since", help="Time range start (seconds)."),
@@ -107,9 +117,10 @@ def search(
     ),
     as_json: bool = JsonOption,
 ) -> None:
-    """Where else did this person appear? Top-k sightings by cosine similarity."""
+    """Where else did this person appear? Top-k sightings by cosine similarity, grouped by identity and track."""
     from reidkit.attributes import parse_where
-    from reidkit.gallery.ops import search_face, search_image
+    from reidkit.gallery.ops import parse_box, search_face, search_photo
+    from reidkit.images import load_image
 
     time_range = (
         (since if since is not None else float("-inf"), until if until is not None else float("inf"))
@@ -122,25 +133,35 @@ def search(
     filters = {"camera": camera, "time_range": time_range, "identities_only": identities_only}
     if conditions:
         filters["where"] = conditions
+    picture = load_image(image)
+    parse_box(box, picture.shape[1], picture.shape[0])  # a bad box is refused before any model loads
+    chosen = None
     with _store() as store:
         if face:
-            matches = search_face(store, _face_reid(), str(image), k, **filters)
+            matches = search_face(store, _face_reid(), picture, k, **filters)
         else:
-            matches = search_image(store, _embedder(), str(image), k, rerank=rerank, **filters)
-    _print_matches(matches, as_json)
+            matches, chosen = search_photo(store, _embedder(), picture, _detector, k, box=box, rerank=rerank, **filters)
+    _print_matches(matches, as_json, chosen)
 
 
-def _print_matches(matches, as_json: bool) -> None:
-    result = {"matches": [m.as_dict() for m in matches]}
+def _print_matches(matches, as_json: bool, query_box=None) -> None:
+    """Matches as JSON (every match, and the same grouped by identity and track), or a table of the groups."""
+    from reidkit.gallery.ops import group_matches
+
+    groups = [g.as_dict() for g in group_matches(matches)]
     if as_json:
-        print_json(result)
+        print_json({"query_box": query_box, "matches": [m.as_dict() for m in matches], "groups": groups})
         return
-    table = Table("score", "identity", "name", "source", "frame", "box", "attributes")
-    for m in result["matches"]:
+    if query_box is not None:
+        out.print(f"searching the person at {[round(v) for v in query_box]}")
+    table = Table("score", "identity", "name", "sightings", "best: source", "frame", "box", "attributes")
+    for g in groups:
+        m = g["best"]
         table.add_row(
             f"{m['score']:.3f}",
             str(m["identity"] or "-"),
             m["name"] or "-",
+            str(g["count"]),
             m["source"] or "-",
             str(m["frame"] if m["frame"] is not None else "-"),
             str(m["box"] or "-"),

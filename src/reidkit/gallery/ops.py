@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -11,7 +12,7 @@ import numpy as np
 
 from reidkit.embed import Embedder
 from reidkit.errors import ImageError, InputError, NotFoundError
-from reidkit.gallery.store import GalleryStore, Match
+from reidkit.gallery.store import GalleryStore, Match, Sighting
 from reidkit.images import STILL_SUFFIXES, ImageLike, as_image, load_image
 from reidkit.preprocess import crop
 
@@ -80,6 +81,22 @@ def search_image(
         return store.search(query, model_key(embedder), k, **filters)
     pool = store.search(query, model_key(embedder), max(k, RERANK_POOL), **filters)
     return rerank_matches(store, query, pool)[:k]
+
+
+def search_photo(
+    store: GalleryStore,
+    embedder: Embedder,
+    image: ImageLike,
+    detector_factory,
+    k: int = 5,
+    box=None,
+    rerank: bool = False,
+    **filters,
+) -> tuple[list[Match], list[float] | None]:
+    """Search with any photo: a crop as it is, a given box, or the largest person detected (see query_crop);
+    returns the matches and the box searched with (None: the whole image)."""
+    person, chosen = query_crop(as_image(image), detector_factory, box)
+    return search_image(store, embedder, person, k, rerank=rerank, **filters), chosen
 
 
 def rerank_matches(store: GalleryStore, query: np.ndarray, matches: list[Match]) -> list[Match]:
@@ -343,3 +360,141 @@ def search_face(
     """Gallery face matches of the main face of an image, best first."""
     vectors, _, _ = face_sightings(face_reid, [image], liveness)
     return store.search(vectors[0], model_key(face_reid.embedder), k, role="face", **filters)
+
+
+# -- queries from any photo, readable results ----------------------------------------------------------
+CROP_ASPECT = 1.5  # an image at least this much taller than wide is taken as a person crop as it is
+TRACK_GAP_S = 2.0  # unnamed sightings of one source this close in time (and place) are one track in results
+
+
+def detect_people(image: np.ndarray, detector) -> list[dict]:
+    """Every person the detector finds in an image, largest first: {"box": [x0, y0, x1, y1], "score": p}."""
+    dets = detector.detect(image)
+    areas = (dets.xyxy[:, 2] - dets.xyxy[:, 0]) * (dets.xyxy[:, 3] - dets.xyxy[:, 1])
+    return [
+        {"box": [round(float(v), 1) for v in dets.xyxy[k]], "score": round(float(dets.confidence[k]), 4)}
+        for k in np.argsort(-areas, kind="stable")
+    ]
+
+
+def parse_box(text: str | None, width: int, height: int) -> list[float] | None:
+    """`x0,y0,x1,y1` (pixels) as a box inside a width×height image; InputError naming what is wrong."""
+    if text is None or not str(text).strip():
+        return None
+    try:
+        box = [float(v) for v in str(text).split(",")]
+    except ValueError:
+        raise InputError(f"a box is x0,y0,x1,y1 in pixels, got {text!r}") from None
+    if len(box) != 4 or not all(np.isfinite(box)):
+        raise InputError(f"a box is four numbers x0,y0,x1,y1 in pixels, got {text!r}")
+    x0, y0, x1, y1 = max(0.0, box[0]), max(0.0, box[1]), min(float(width), box[2]), min(float(height), box[3])
+    if x1 - x0 < 4 or y1 - y0 < 8:
+        raise InputError(f"the box {text} covers no usable part of the {width}×{height} image")
+    return [x0, y0, x1, y1]
+
+
+def query_crop(image: np.ndarray, detector_factory=None, box=None) -> tuple[np.ndarray, list[float] | None]:
+    """The person crop to search with, and its box in the image (None when the image is used whole).
+
+    A given `box` wins; an image already shaped like a person crop (at least CROP_ASPECT times taller than
+    wide) is used as it is; otherwise people are detected and the largest one is taken."""
+    h, w = image.shape[:2]
+    chosen = parse_box(box, w, h) if isinstance(box, (str, type(None))) else parse_box(",".join(map(str, box)), w, h)
+    if chosen is None and h >= CROP_ASPECT * w:
+        return image, None
+    if chosen is None:
+        people = detect_people(image, detector_factory())
+        if not people:
+            raise ImageError(
+                f"no person found in the {w}×{h} image: give a person crop, or the person's box (--box x0,y0,x1,y1)"
+            )
+        chosen = people[0]["box"]
+    return crop(image, chosen), chosen
+
+
+@dataclass
+class MatchGroup:
+    """Matches of one identity, or of one unnamed track (a source's sightings close in time and place)."""
+
+    identity: int | None
+    name: str | None
+    matches: list[Match]
+
+    def as_dict(self) -> dict:
+        best = self.matches[0]
+        return {
+            "identity": self.identity,
+            "name": self.name,
+            "score": round(float(best.score), 6),
+            "count": len(self.matches),
+            "best": best.as_dict(),
+            "matches": [m.as_dict() for m in self.matches],
+        }
+
+
+def group_matches(matches: list[Match]) -> list[MatchGroup]:
+    """Group ranked matches by identity, and unnamed ones by track, keeping each group's best first and the
+    groups in the order of their best match — so ten consecutive frames of one person fill one row, not ten.
+
+    Unnamed sightings join a group of the same source and camera when one of its sightings is at most
+    TRACK_GAP_S seconds away (or 50 frames without a time) and its box centre within a box height per second
+    of that gap."""
+    groups: list[MatchGroup] = []
+    by_identity: dict[int, MatchGroup] = {}
+    for m in matches:
+        s = m.sighting
+        if s.identity_id is not None:
+            group = by_identity.get(s.identity_id)
+            if group is None:
+                group = by_identity[s.identity_id] = MatchGroup(s.identity_id, m.name, [])
+                groups.append(group)
+            group.matches.append(m)
+            continue
+        group = next(
+            (g for g in groups if g.identity is None and any(_same_track(s, o.sighting) for o in g.matches)), None
+        )
+        if group is None:
+            group = MatchGroup(None, None, [])
+            groups.append(group)
+        group.matches.append(m)
+    return groups
+
+
+def _same_track(a: Sighting, b: Sighting) -> bool:
+    if not a.source or a.source != b.source or a.camera != b.camera or a.box is None or b.box is None:
+        return False
+    if a.time is not None and b.time is not None:
+        gap = abs(a.time - b.time)
+        if gap > TRACK_GAP_S:
+            return False
+    elif a.frame is not None and b.frame is not None:
+        gap = abs(a.frame - b.frame) / 25.0
+        if gap > 2.0:
+            return False
+    else:
+        return False
+    height = max(a.box[3] - a.box[1], b.box[3] - b.box[1], 1.0)
+    dx = (a.box[0] + a.box[2] - b.box[0] - b.box[2]) / 2
+    dy = (a.box[1] + a.box[3] - b.box[1] - b.box[3]) / 2
+    return float(np.hypot(dx, dy)) <= height * (0.5 + gap)
+
+
+def sighting_frame(sighting: Sighting) -> np.ndarray:
+    """The frame a sighting was found in, read again from its source, with its box drawn (NotFoundError when
+    the source is no longer readable)."""
+    from reidkit.annotate import draw_box
+    from reidkit.video import read_frames
+
+    path = Path(sighting.source) if sighting.source else None
+    if path is None or not path.is_file():
+        raise NotFoundError(f"the source of sighting {sighting.sighting_id} is not available on this server")
+    if path.suffix.lower() in STILL_SUFFIXES:
+        frame = load_image(path)
+    else:
+        wanted = int(sighting.frame or 0)
+        frame = next((f for i, f in read_frames(path, limit=wanted + 1) if i == wanted), None)
+        if frame is None:
+            raise NotFoundError(f"frame {wanted} of {path.name} could not be read")
+    if sighting.box is not None:
+        draw_box(frame, sighting.box, f"#{sighting.sighting_id}")
+    return frame

@@ -357,6 +357,11 @@ class PostgresGallery(GalleryStore):
         where, args = filters.sql("%s", _attribute_sql)
         return " AND ".join(["s.model = %s", *where]), [self.model_of(role), *args]
 
+    def _sighting(self, sighting_id: int) -> Sighting | None:
+        with self._lock:
+            row = self._sql(f"SELECT {COLUMNS} FROM sightings s WHERE s.id = %s", (sighting_id,)).fetchone()
+        return None if row is None else sighting_from_row(row)
+
     def _embeddings(self, sighting_ids: list[int]) -> dict[int, np.ndarray]:
         with self._lock:
             rows = self._sql(

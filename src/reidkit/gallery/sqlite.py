@@ -371,6 +371,10 @@ class SqliteGallery(GalleryStore):
         where, args = filters.sql("?", _attribute_sql)
         return " AND ".join(["s.model = ?", *where]), [self.model_of(role), *args]
 
+    def _sighting(self, sighting_id: int) -> Sighting | None:
+        row = self._db.execute(f"SELECT {self._columns} FROM sightings s WHERE s.id = ?", (sighting_id,)).fetchone()
+        return None if row is None else sighting_from_row(row)
+
     def _embeddings(self, sighting_ids: list[int]) -> dict[int, np.ndarray]:
         found: dict[int, np.ndarray] = {}
         for start in range(0, len(sighting_ids), 900):  # SQLite's limit on bound parameters

@@ -279,6 +279,18 @@ class GalleryStore(ABC):
         scored.sort(key=lambda m: (-m.score, m.sighting.sighting_id))
         return scored[: int(k)]
 
+    def sighting(self, sighting_id: int) -> Sighting:
+        """One sighting (IdentityNotFoundError if unknown)."""
+        sighting_id = checked_id(sighting_id, "sighting")
+        found = self._sighting(sighting_id)
+        if found is None:
+            raise IdentityNotFoundError(f"no sighting {sighting_id}")
+        return found
+
+    @abstractmethod
+    def _sighting(self, sighting_id: int) -> Sighting | None:
+        """One sighting, or None."""
+
     def embeddings_of(self, sighting_ids: list[int]) -> np.ndarray:
         """The stored embeddings of sightings, in the order asked (NotFoundError for an unknown id)."""
         ids = [checked_id(i, "sighting") for i in sighting_ids]

@@ -58,22 +58,54 @@ def gallery_search(
     k: int = Form(5),
     where: str = Form(""),
     rerank: bool = Form(False),
+    box: str = Form(""),
     s: ServiceState = Depends(state),
 ) -> dict:
-    """Best matches of a query crop: enrolled identities and indexed sightings; `where` filters by person
-    attributes (e.g. backpack=yes,upper=red); `rerank` reorders the best 100 by k-reciprocal re-ranking."""
+    """Best matches of a person: a crop as it is, the person in `box` (x0,y0,x1,y1) of a photo, or else the
+    photo's largest detected person. `where` filters by person attributes (e.g. backpack=yes,upper=red);
+    `rerank` reorders the best 100 by k-reciprocal re-ranking. Answers every match and the same grouped by
+    identity and track (best sighting first)."""
     from reidkit.attributes import parse_where
-    from reidkit.gallery.ops import RERANK_POOL, model_key, rerank_matches
+    from reidkit.gallery.ops import RERANK_POOL, group_matches, model_key, query_crop, rerank_matches
 
     if not 1 <= k <= 1000:
         raise HTTPException(422, "k must be between 1 and 1000")
     conditions = parse_where(where)
-    query = s.embedder.embed(read_image(image, s.max_upload))[0]
+    person, chosen = query_crop(read_image(image, s.max_upload), lambda: s.detector, box)
+    query = s.embedder.embed(person)[0]
     with s.lock:
         matches = s.store.search(query, model_key(s.embedder), max(k, RERANK_POOL) if rerank else k, where=conditions)
         if rerank:
             matches = rerank_matches(s.store, query, matches)[:k]
-    return {"matches": [m.as_dict() for m in matches]}
+    return {
+        "query_box": chosen,
+        "matches": [m.as_dict() for m in matches],
+        "groups": [g.as_dict() for g in group_matches(matches)],
+    }
+
+
+@gallery.post("/gallery/detect")
+def gallery_detect(image: UploadFile = File(...), s: ServiceState = Depends(state)) -> dict:
+    """The people of a photo, largest first (the page draws them for the user to pick one), and whether the
+    image is already a person crop."""
+    from reidkit.gallery.ops import CROP_ASPECT, detect_people
+
+    picture = read_image(image, s.max_upload)
+    h, w = picture.shape[:2]
+    return {"width": w, "height": h, "crop": h >= CROP_ASPECT * w, "people": detect_people(picture, s.detector)}
+
+
+@gallery.get("/sightings/{sighting_id}/frame")
+def sighting_frame(sighting_id: int, s: ServiceState = Depends(state)) -> Response:
+    """The frame a sighting was found in, read from its source, with the sighting's box drawn (JPEG)."""
+    import cv2
+
+    from reidkit.gallery.ops import sighting_frame as frame_of
+
+    with s.lock:
+        sighting = s.store.sighting(sighting_id)
+    ok, data = cv2.imencode(".jpg", frame_of(sighting), [cv2.IMWRITE_JPEG_QUALITY, 88])
+    return Response(content=data.tobytes(), media_type="image/jpeg")
 
 
 @gallery.get("/gallery/find")

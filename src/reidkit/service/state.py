@@ -31,6 +31,18 @@ class ServiceState:
     _face_lock: threading.Lock = field(default_factory=threading.Lock)
     _attributes: object = None
 
+    _detector: object = None
+
+    @property
+    def detector(self):
+        """The person detector (the catalog's default), loaded on the first photo search."""
+        with self._face_lock:
+            if self._detector is None:
+                from reidkit.detect import Detector
+
+                self._detector = Detector(confidence=0.5)
+            return self._detector
+
     @property
     def attributes(self):
         """The person attribute model, loaded on the first enrolment."""
