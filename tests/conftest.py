@@ -50,7 +50,7 @@ def market_pair(data_root: Path) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="session")
 def reid(models_root: Path):
-    """The default ReId (0287, best precision held)."""
+    """The default ReId (the catalog's person-reid default, best precision held)."""
     from reidkit.verify import ReId
 
     return ReId()

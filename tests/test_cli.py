@@ -28,7 +28,7 @@ def test_verify_json(capsys, market_pair):
     code, text, _ = run(capsys, "verify", *map(str, market_pair), "--json")
     result = json.loads(text)
     assert code == 0 and result["same"] is True and 0.5 < result["probability"] <= 1.0
-    assert result["model"] == "person-reidentification-retail-0287"
+    assert result["model"] == "person-reidentification-retail-0277"
 
 
 def test_verify_text(capsys, market_pair):
@@ -71,7 +71,14 @@ def test_calibrate_from_pairs_csv(capsys, tmp_path, pku):
         str(out),
         "--json",
     )
-    assert code == 0 and json.loads(text)["probability"] > 0.5
+    verdict = json.loads(text)
+    import math
+
+    import tomllib
+
+    cal = tomllib.loads(out.read_text())["models"][verdict["model"]]["calibration"]
+    expected = 1 / (1 + math.exp(-(cal["scale"] * verdict["similarity"] + cal["bias"])))
+    assert code == 0 and verdict["probability"] == pytest.approx(expected, abs=1e-4)  # the file's calibration
 
 
 @pytest.mark.parametrize(

@@ -101,7 +101,7 @@ def test_cli_searches_the_largest_person_of_a_frame_and_groups_tracks(indexed, c
     best = groups[0]["best"]  # the searched person, half a second away, at about the same place
     bx0, by0, bx1, by1 = best["box"]
     assert best["frame"] in (150, 160) and best["score"] >= 0.8
-    assert abs((bx0 + bx1) - (x0 + x1)) / 2 < (y1 - y0) / 2 and abs((by0 + by1) - (y0 + y1)) / 2 < (y1 - y0) / 2
+    assert abs((bx0 + bx1) - (x0 + x1)) / 2 < y1 - y0 and abs((by0 + by1) - (y0 + y1)) / 2 < y1 - y0
     code, text, _ = run(capsys, "gallery", "--db", db, "search", query, "--box", f"{x0},{y0},{x1},{y1}", "--json")
     assert json.loads(text)["matches"][0]["sighting"] == result["matches"][0]["sighting"]
     code, _, err = run(capsys, "gallery", "--db", db, "search", query, "--box", "1,2,3")

@@ -18,6 +18,7 @@ import numpy as np
 
 from reidkit.detect import Detections, Detector
 from reidkit.embed import Embedder
+from reidkit.models.catalog import model_or_default
 from reidkit.preprocess import crop
 from reidkit.track.identities import IdentityGallery
 from reidkit.track.tracker import Tracker, TrackerConfig, TrackState
@@ -30,7 +31,7 @@ class PipelineConfig:
 
     detector: str | None = None  # the catalog's person-detect default
     detector_precision: str | None = None
-    reid: str | None = None  # the catalog's person-reid default
+    reid: str | None = None  # the catalog's person-reid-tracking default
     reid_precision: str | None = None
     use_reid: bool = True
     device: str = "CPU"
@@ -60,7 +61,8 @@ class Pipeline:
         self.detector = Detector(
             config.detector, config.detector_precision, config.device, confidence=config.tracker.low_thresh, nms_iou=0.5
         )
-        self.embedder = Embedder(config.reid, config.reid_precision, config.device) if config.use_reid else None
+        reid = model_or_default(config.reid, "person-reid-tracking")
+        self.embedder = Embedder(reid, config.reid_precision, config.device) if config.use_reid else None
         calibration = (self.embedder.spec.calibration if self.embedder and self.embedder.spec else None) or UNCALIBRATED
         self.gallery = IdentityGallery(calibration, config.reid_threshold)
         self._next_plain_id = 1

@@ -33,7 +33,9 @@ def reid(
     data: Path = typer.Option(..., "--data", help="Market-1501-format folder with query/ and bounding_box_test/."),
     model: Optional[str] = ModelsOption,
     precision: Optional[str] = PrecisionOption,
-    rerank: bool = typer.Option(False, "--rerank", help="k-reciprocal re-ranking (Zhong et al. 2017)."),
+    rerank: bool = typer.Option(
+        True, "--rerank/--no-rerank", help="k-reciprocal re-ranking (Zhong et al. 2017); on by default."
+    ),
     flip: bool = typer.Option(False, "--flip", help="Average each crop's embedding with its mirror's."),
     k1: int = typer.Option(20, "--k1"),
     k2: int = typer.Option(6, "--k2"),

@@ -23,7 +23,9 @@ def gallery(
     db: str = typer.Option(
         "gallery.db", "--db", help="Gallery file (embedded SQLite + FAISS) or postgresql://URL (pgvector)."
     ),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Re-id model (default: the catalog's)."),
+    model: Optional[str] = typer.Option(
+        None, "--model", "-m", help="Re-id model (default: the one the gallery holds, else the catalog's)."
+    ),
     precision: Optional[str] = typer.Option(None, "--precision", "-p"),
 ) -> None:
     """Gallery commands share --db and --model (a gallery holds one model's embeddings)."""
@@ -56,9 +58,19 @@ def _face_reid():
 
 
 def _embedder():
+    """The person model: --model, else the one the gallery already holds, else the catalog's default."""
     from reidkit.embed import Embedder
+    from reidkit.errors import GalleryNotFoundError
+    from reidkit.gallery import open_gallery
 
-    return Embedder(state["model"], state["precision"])
+    model = state["model"]
+    if not model:
+        try:
+            with open_gallery(state["db"], create=False, read_only=True) as store:
+                model = store.model_of("person")
+        except GalleryNotFoundError:
+            model = None
+    return Embedder(model, state["precision"])
 
 
 @app.command("enroll")

@@ -26,7 +26,7 @@ TASKS = (
     "face-attributes",
     "person-attributes",
     "face-liveness",
-)
+)  # [defaults] may also name a model for a use of a task: person-reid-tracking, person-reid-trainable
 
 
 @dataclass(frozen=True)

@@ -28,15 +28,20 @@ def create_app(
     api_key: Optional[str] = None,
     max_upload: int = MAX_UPLOAD,
 ) -> FastAPI:
-    """The ASGI app over one gallery and one re-id model (the catalog's default person re-id model)."""
+    """The ASGI app over one gallery and one re-id model (`model`, else the one the gallery holds, else the
+    catalog's default person re-id model)."""
     from reidkit import __version__
     from reidkit.embed import Embedder
     from reidkit.gallery import open_gallery
     from reidkit.gallery.store import is_url
     from reidkit.verify import ReId
 
-    embedder = Embedder(model, precision)
     store = open_gallery(db)
+    try:
+        embedder = Embedder(model or store.model_of("person"), precision)
+    except BaseException:
+        store.close()
+        raise
     service = ServiceState(
         store=store,
         embedder=embedder,
