@@ -125,7 +125,9 @@ def search(
         None, "--where", help="Person attributes, e.g. backpack=yes,upper=red,gender=female (see `gallery find`)."
     ),
     rerank: bool = typer.Option(
-        False, "--rerank", help="Reorder the best 100 candidates by k-reciprocal re-ranking (persons)."
+        True,
+        "--rerank/--no-rerank",
+        help="Reorder the best 100 candidates by k-reciprocal re-ranking (persons; on by default, +13 ms).",
     ),
     as_json: bool = JsonOption,
 ) -> None:

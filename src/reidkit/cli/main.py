@@ -32,6 +32,7 @@ app.command("track")(track.track)
 app.command("serve")(serve.serve)
 app.command("train")(train.train)
 app.command("export")(train.export)
+app.command("adapt")(train.adapt)
 eval.app.command("mot")(track.eval_mot)
 
 

@@ -146,3 +146,52 @@ def export(
             f"min {result.min_cosine:.5f}, mean {result.mean_cosine:.5f} (f32); "
             f"min {result.device_min_cosine:.5f} at the device's default precision"
         )
+
+
+def adapt(
+    out_dir: Path = typer.Option(..., "--out", help="Run folder: crops, one folder per round, adapt.json."),
+    images: Optional[Path] = typer.Option(
+        None, "--images", help="A folder of the site's person crops (labels in file names are ignored)."
+    ),
+    videos: Optional[list[Path]] = typer.Option(
+        None, "--videos", help="The site's footage (repeat --videos): tracked people become crops and tracklets."
+    ),
+    init: Optional[Path] = typer.Option(
+        None, "--init", help="ONNX model to adapt (default: the catalog's trainable person re-id model)."
+    ),
+    rounds: int = typer.Option(3, "--rounds", min=1),
+    epochs: int = typer.Option(2, "--epochs", min=1, help="Training epochs per round."),
+    eps: float = typer.Option(0.6, "--eps", min=0.05, max=0.95, help="DBSCAN radius (Jaccard distance)."),
+    min_samples: int = typer.Option(4, "--min-samples", min=2, help="DBSCAN: neighbours of a core crop."),
+    eval_dir: Optional[Path] = typer.Option(
+        None, "--eval", help="A labelled Market-format folder to score each round on (query/, bounding_box_test/)."
+    ),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu or cuda."),
+    workers: int = typer.Option(2, "--workers", min=0),
+    as_json: bool = JsonOption,
+) -> None:
+    """Adapt a model to a site's cameras without labels: cluster, pseudo-label, fine-tune, repeat."""
+    from reidkit.train import require_torch
+
+    require_torch()
+    from reidkit.train.adapt import AdaptConfig
+    from reidkit.train.adapt import adapt as run_adapt
+
+    cfg = AdaptConfig(
+        out=str(out_dir),
+        images=str(images) if images else None,
+        videos=[str(v) for v in videos or []],
+        init=str(init) if init else None,
+        rounds=rounds,
+        epochs=epochs,
+        eps=eps,
+        min_samples=min_samples,
+        eval_dir=str(eval_dir) if eval_dir else None,
+        device=device,
+        workers=workers,
+    )
+    summary = run_adapt(cfg, log=(lambda _m: None) if as_json else out.print, progress=not as_json)
+    if as_json:
+        print_json(summary)
+    else:
+        out.print(f"adapted in {summary['seconds']:.0f} s; export with: reidkit export {summary['final_run']}")

@@ -72,7 +72,7 @@ def enroll(
 
 
 def search_image(
-    store: GalleryStore, embedder: Embedder, image: ImageLike, k: int = 5, rerank: bool = False, **filters
+    store: GalleryStore, embedder: Embedder, image: ImageLike, k: int = 5, rerank: bool = True, **filters
 ) -> list[Match]:
     """Gallery matches of one query image (a person crop), best first; with `rerank`, the best RERANK_POOL
     candidates are reordered by k-reciprocal re-ranking and the first k returned."""
@@ -90,7 +90,7 @@ def search_photo(
     detector_factory,
     k: int = 5,
     box=None,
-    rerank: bool = False,
+    rerank: bool = True,
     **filters,
 ) -> tuple[list[Match], list[float] | None]:
     """Search with any photo: a crop as it is, a given box, or the largest person detected (see query_crop);

@@ -57,7 +57,7 @@ def gallery_search(
     image: UploadFile = File(...),
     k: int = Form(5),
     where: str = Form(""),
-    rerank: bool = Form(False),
+    rerank: bool = Form(True),
     box: str = Form(""),
     s: ServiceState = Depends(state),
 ) -> dict:

@@ -17,6 +17,7 @@ class TrainConfig:
     weights: str | None = None  # local pretrained weights for the backbone (torchreid OSNet or timm)
     init: str | None = None  # an ONNX embedding model to fine-tune (replaces `backbone`)
     scratch: bool = False  # allow random initial weights (otherwise a pretrained start is required)
+    start_from: str | None = None  # a previous run folder whose weights (not its classifier) start this run
     epochs: int = 5
     batch_size: int = 16
     instances: int = 4  # K images per identity in a batch (P = batch_size / K identities)

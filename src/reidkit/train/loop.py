@@ -62,7 +62,14 @@ def build_net(cfg: TrainConfig, num_classes: int, run_dir: Path) -> ReidNet:
     init = cfg.init
     if init and (run_dir / INIT_COPY).is_file():
         init = str(run_dir / INIT_COPY)
-    return ReidNet(build_backbone(cfg.backbone, cfg.weights, init), num_classes)
+    net = ReidNet(build_backbone(cfg.backbone, cfg.weights, init), num_classes)
+    if cfg.start_from:
+        previous = Path(cfg.start_from) / CHECKPOINT
+        if not previous.is_file():
+            raise TrainingError(f"no run to start from at {cfg.start_from} ({CHECKPOINT} missing)")
+        state = torch.load(previous, map_location="cpu", weights_only=False)["model"]
+        net.load_state_dict({k: v for k, v in state.items() if not k.startswith("classifier.")}, strict=False)
+    return net
 
 
 def lr_factor(step: int, total: int, warmup: int, schedule: str) -> float:
@@ -149,7 +156,7 @@ DEFAULT_BACKBONE = TrainConfig.__dataclass_fields__["backbone"].default
 def starting_point(cfg: TrainConfig) -> TrainConfig:
     """`cfg` with a pretrained start: its --init or --pretrained weights, or else the catalog's trainable
     person re-id model (person-reid-trainable); random weights only with `scratch`."""
-    if cfg.init or cfg.weights or cfg.scratch:
+    if cfg.init or cfg.weights or cfg.scratch or cfg.start_from:
         return cfg
     if cfg.backbone != DEFAULT_BACKBONE:
         raise TrainingError(
