@@ -90,3 +90,22 @@ def pg_database(admin: str) -> str:
     with psycopg.connect(admin, autocommit=True) as con:
         con.execute(f"CREATE DATABASE {name}")
     return re.sub(r"/postgres(\?|$)", rf"/{name}\1", admin)
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def launch_chromium(playwright):
+    """Debian's headless Chromium through Playwright; skips the test (saying why) when it is missing."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Debian chromium is missing at {CHROMIUM} (`make test` installs it with apt-get as root)")
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -163,10 +163,8 @@ def test_track_events_carry_attributes(tmp_path, data_root, capsys, models_root)
 
 
 def test_page_faces_tab_and_find_by_description(tmp_path, pets_frames, data_root, models_root):
-    chromium = "/usr/bin/chromium"
-    if not Path(chromium).exists():
-        pytest.skip("Debian chromium is missing at /usr/bin/chromium (`make test` installs it with apt-get as root)")
     import httpx
+    from conftest import launch_chromium
     from playwright.sync_api import sync_playwright
     from test_gallery import _serve
 
@@ -184,18 +182,7 @@ def test_page_faces_tab_and_find_by_description(tmp_path, pets_frames, data_root
         lower = hit["attributes"]["lower"]
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(
-                executable_path=chromium,
-                args=[
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--no-first-run",
-                ],
-            )
+            browser = launch_chromium(pw)
             page = browser.new_page()
             page.goto(url)
             page.check("input[value=faces]")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import pg_database
+from conftest import launch_chromium, pg_database
 
 from reidkit.cli.main import main
 from reidkit.data.market import read_split
@@ -309,9 +309,6 @@ def test_two_writer_processes_are_serialised(new_gallery):
 
 
 def test_web_page_in_headless_chromium(new_gallery, tmp_path, pku_sets, models_root):
-    chromium = "/usr/bin/chromium"
-    if not Path(chromium).exists():
-        pytest.skip("Debian chromium is missing at /usr/bin/chromium (`make test` installs it with apt-get as root)")
     from playwright.sync_api import sync_playwright
 
     query, _ = pku_sets
@@ -326,18 +323,7 @@ def test_web_page_in_headless_chromium(new_gallery, tmp_path, pku_sets, models_r
     shot = tmp_path / "page.png"
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(
-                executable_path=chromium,
-                args=[
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--no-first-run",
-                ],
-            )
+            browser = launch_chromium(pw)
             page = browser.new_page()
             page.goto(url)
             page.wait_for_selector("#identities tbody tr")

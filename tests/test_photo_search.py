@@ -4,7 +4,6 @@ results grouped by identity and by track; the frame a sighting came from — CLI
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -130,9 +129,7 @@ def test_rest_detect_search_with_box_and_frame(indexed, models_root):
 
 
 def test_page_draws_people_and_searches_the_one_clicked(indexed, tmp_path, models_root):
-    chromium = "/usr/bin/chromium"
-    if not Path(chromium).exists():
-        pytest.skip("Debian chromium is missing at /usr/bin/chromium (`make test` installs it with apt-get as root)")
+    from conftest import launch_chromium
     from playwright.sync_api import sync_playwright
     from test_gallery import _serve_app
 
@@ -140,18 +137,7 @@ def test_page_draws_people_and_searches_the_one_clicked(indexed, tmp_path, model
     server, thread, url = _serve_app(db)
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(
-                executable_path=chromium,
-                args=[
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--no-first-run",
-                ],
-            )
+            browser = launch_chromium(pw)
             page = browser.new_page(viewport={"width": 1100, "height": 900})
             page.goto(url)
             page.set_input_files("#file", str(query))

@@ -204,18 +204,6 @@ def index_paths(
     return index_media(store, finder, paths, stride, camera, progress)
 
 
-def index_faces(
-    store: GalleryStore,
-    face_reid,
-    paths: Sequence[str | Path],
-    stride: int = 10,
-    camera: str | None = None,
-    progress: bool = True,
-) -> dict:
-    """Detect faces in images and videos and store every face as a face sighting (box, frame, thumbnail)."""
-    return index_media(store, FaceFinder(face_reid), paths, stride, camera, progress)
-
-
 def index_media(
     store: GalleryStore,
     finder,

@@ -27,41 +27,36 @@ class ServiceState:
     api_key: Optional[str] = None
     max_upload: int = MAX_UPLOAD
     lock: threading.Lock = field(default_factory=threading.Lock)
-    _face_reid: object = None
-    _face_lock: threading.Lock = field(default_factory=threading.Lock)
-    _attributes: object = None
+    _loaded: dict = field(default_factory=dict)
+    _load_lock: threading.Lock = field(default_factory=threading.Lock)
 
-    _detector: object = None
+    def _lazy(self, name: str, factory):
+        """A model loaded on the first request that needs it, then shared."""
+        with self._load_lock:
+            if name not in self._loaded:
+                self._loaded[name] = factory()
+            return self._loaded[name]
 
     @property
     def detector(self):
-        """The person detector (the catalog's default), loaded on the first photo search."""
-        with self._face_lock:
-            if self._detector is None:
-                from reidkit.detect import Detector
+        """The person detector (the catalog's default), for photo searches."""
+        from reidkit.detect import Detector
 
-                self._detector = Detector(confidence=0.5)
-            return self._detector
+        return self._lazy("detector", lambda: Detector(confidence=0.5))
 
     @property
     def attributes(self):
-        """The person attribute model, loaded on the first enrolment."""
-        with self._face_lock:
-            if self._attributes is None:
-                from reidkit.attributes import AttributeRecognizer
+        """The person attribute model, for enrolments."""
+        from reidkit.attributes import AttributeRecognizer
 
-                self._attributes = AttributeRecognizer()
-            return self._attributes
+        return self._lazy("attributes", AttributeRecognizer)
 
     @property
     def face_reid(self):
-        """The face pipeline (detection, landmarks, embedding, liveness), loaded on the first face request."""
-        with self._face_lock:
-            if self._face_reid is None:
-                from reidkit.faces import FaceReId
+        """The face pipeline (detection, landmarks, embedding, liveness), for face requests."""
+        from reidkit.faces import FaceReId
 
-                self._face_reid = FaceReId()
-            return self._face_reid
+        return self._lazy("face_reid", FaceReId)
 
 
 def state(request: Request) -> ServiceState:
