@@ -100,6 +100,23 @@ def verify_faces(root: Path) -> None:
         print(f"  {a} vs {b}: p={p:.3f} -> {'same' if p > 0.5 else 'different'} (truth: {truth})")
 
 
+def analyse_faces(root: Path) -> None:
+    """Face analysis with liveness on the anti-spoofing samples: one real face, two printed or replayed ones."""
+    from reidkit.faces.analysis import FaceAnalysis
+
+    samples = root / "faces/antispoof-samples"
+    if not samples.is_dir():
+        return
+    analysis = FaceAnalysis()
+    print("\n== face analysis: age, gender, liveness (anti-spoofing) ==")
+    for path in sorted(samples.glob("*.jpg")):
+        for face in analysis.analyze(str(path))[:1]:
+            live = face.liveness
+            verdict = f"{'live' if live.real else 'SPOOF'} (P(real) {live.score:.2f})" if live else "not judged"
+            truth = "real" if "_T" in path.name else "fake"
+            print(f"  {path.name}: {face.gender}, about {face.age:.0f} years, {verdict} (truth: {truth})")
+
+
 def fine_tune(root: Path, out_dir: Path = Path("demo-output")) -> None:
     """One epoch of fine-tuning OMZ 0267 on PKU-Reid-dev's training ids, exported and re-scored through OpenVINO."""
     import importlib.util
@@ -142,6 +159,7 @@ def main() -> int:
         if root is not None:
             verify_pairs(root)
             verify_faces(root)
+            analyse_faces(root)
         else:
             print("REIDKIT_DATA is not set: skipping the labelled-pair parts of the demo")
         video_tracking(sample_video(root))
