@@ -65,10 +65,25 @@ def enroll(
         sources = [str(i) if isinstance(i, (str, os.PathLike)) else "" for i in images]
     infos = [{"source": s, "camera": camera, **extra} for s, extra in zip(sources, attribute_fields(attributes, bgr))]
     thumbs = [thumbnail(b) for b in bgr]
+    return store_identity(store, name, vectors, model_key(embedder), infos, thumbs, identity_id, metadata)
+
+
+def store_identity(
+    store: GalleryStore,
+    name: str,
+    vectors: np.ndarray,
+    model: str,
+    infos: list[dict],
+    thumbs: list[bytes | None],
+    identity_id: int | None = None,
+    metadata: dict | None = None,
+    role: str = "person",
+) -> tuple[int, list[int]]:
+    """Sightings as a new identity `name` (in one transaction with them) or added to an existing one."""
     if identity_id is None:
-        return store.add_person(name, vectors, model_key(embedder), infos, thumbs, metadata)
+        return store.add_person(name, vectors, model, infos, thumbs, metadata, role=role)
     infos = [dict(i, identity_id=identity_id) for i in infos]
-    return identity_id, store.add_sightings(vectors, model_key(embedder), infos, thumbs)
+    return identity_id, store.add_sightings(vectors, model, infos, thumbs, role=role)
 
 
 def search_image(
@@ -336,10 +351,7 @@ def store_faces(
     infos = [dict(i, camera=camera) for i in infos]
     key = model_key(face_reid.embedder)
     store.check_model(key, vectors.shape[1], "face")
-    if identity_id is None:
-        return store.add_person(name, vectors, key, infos, thumbs, metadata, role="face")
-    infos = [dict(i, identity_id=identity_id) for i in infos]
-    return identity_id, store.add_sightings(vectors, key, infos, thumbs, role="face")
+    return store_identity(store, name, vectors, key, infos, thumbs, identity_id, metadata, role="face")
 
 
 def search_face(
