@@ -49,3 +49,37 @@ def from_mot(
         f"query {c['query']} / {i['query']}, gallery {c['bounding_box_test']} / {i['bounding_box_test']} "
         f"(scale {summary['scale']:.3f})"
     )
+
+
+@app.command("split-views")
+def split_views(
+    video: Path = typer.Argument(..., help="The annotated sequence's video."),
+    gt: Path = typer.Argument(..., help="Its MOTChallenge gt.txt (global ids)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Folder for view<k>.mp4 and gt/view<k>.txt."),
+    views: str = typer.Option(
+        ...,
+        "--views",
+        help="Strips as fractions of the width, e.g. 0:0.6,0.4:1 (overlap) or 0:0.42,0.58:1 (a blind strip between).",
+    ),
+    scale: Optional[float] = typer.Option(None, "--scale", help="Video pixels per GT pixel (default: seqinfo.ini)."),
+    min_inside: float = typer.Option(
+        0.6,
+        "--min-inside",
+        min=0.05,
+        max=1.0,
+        help="A person counts in a view while this much of their box width is in it.",
+    ),
+    max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1),
+    as_json: bool = JsonOption,
+) -> None:
+    """Cut one annotated video into side-by-side virtual cameras with per-camera ground truth."""
+    from reidkit.data.views import parse_views
+    from reidkit.data.views import split_views as run_split
+
+    summary = run_split(video, gt, output, parse_views(views), scale, min_inside, max_frames)
+    if as_json:
+        print_json(summary)
+        return
+    for name, v in summary["views"].items():
+        out.print(f"{name}: x {v['x0']}-{v['x1']}, {v['boxes']} boxes of {v['identities']} people")
+    out.print(f"{summary['frames']} frames -> {output}; ground truth in {output / 'gt'}")

@@ -34,6 +34,7 @@ app.command("train")(train.train)
 app.command("export")(train.export)
 app.command("adapt")(train.adapt)
 eval.app.command("mot")(track.eval_mot)
+eval.app.command("mtmc")(track.eval_mtmc)
 
 
 def _version(value: bool) -> None:

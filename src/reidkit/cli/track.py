@@ -127,3 +127,46 @@ def eval_mot(
         print_json(report)
         return
     out.print(" ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in report.items()))
+
+
+def eval_mtmc(
+    pred: Path = typer.Option(..., "--pred", help="A `reidkit track` output folder: <camera>.txt per camera."),
+    gt: Path = typer.Option(..., "--gt", help="Folder of <camera>.txt ground truth with global ids."),
+    iou: float = typer.Option(0.5, "--iou", min=0.05, max=1.0, help="Match threshold."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write report.json here."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Cross-camera IDF1/IDP/IDR (one identity matching over all cameras) and per-camera MOT metrics."""
+    import numpy as np
+
+    from reidkit.data.mot import read_mot_gt
+    from reidkit.errors import NotFoundError
+    from reidkit.metrics.mtmc import mtmc_metrics
+    from reidkit.report import write_json
+
+    for name, folder in (("--pred", pred), ("--gt", gt)):
+        if not folder.is_dir():
+            raise NotFoundError(f"{name} folder not found: {folder}")
+    cameras = sorted(p.stem for p in gt.glob("*.txt"))
+    if not cameras:
+        raise NotFoundError(f"no <camera>.txt ground truth in {gt}")
+    gt_rows = {c: read_mot_gt(gt / f"{c}.txt", include_ignored=True) for c in cameras}
+    pred_rows = {}
+    for c in cameras:
+        path = pred / f"{c}.txt"
+        pred_rows[c] = (
+            read_mot_gt(path, include_ignored=True) if path.is_file() and path.stat().st_size else np.zeros((0, 7))
+        )
+    report = mtmc_metrics(gt_rows, pred_rows, iou)
+    if output is not None:
+        write_json(output / "report.json", report)
+    if as_json:
+        print_json(report)
+        return
+    c = report["cross_camera"]
+    out.print(
+        f"cross-camera IDF1 {c['IDF1']:.3f} IDP {c['IDP']:.3f} IDR {c['IDR']:.3f}; identities: "
+        f"{c['pred_identities']} predicted, {c['gt_identities']} true"
+    )
+    for name, m in report["cameras"].items():
+        out.print(f"  {name}: IDF1 {m['IDF1']:.3f} MOTA {m['MOTA']:.3f} HOTA {m['HOTA']:.3f} IDSW {m['IDSW']}")
