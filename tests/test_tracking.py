@@ -126,6 +126,13 @@ def test_pipeline_on_first_100_pets_frames(data_root, tmp_path, capsys, models_r
     assert (tmp_path / "vtest.mp4").stat().st_size > 10_000
     events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
     assert events and events[0]["event"] == "first_seen" and events[0]["camera"] == "vtest"
+    assert {e["event"] for e in events} <= {"first_seen", "lost", "refound", "reidentified", "ended"}
+    lost = set()
+    for e in events:  # a track is refound only after it was lost
+        if e["event"] == "lost":
+            lost.add(e["track"])
+        assert e["event"] != "refound" or e["track"] in lost
+    assert any(e["event"] == "refound" for e in events)  # lost tracks that come back are reported
     gt = np.loadtxt(seq / "gt/gt.txt", delimiter=",")
     gt = gt[gt[:, 0] <= 100]
     gt[:, 2:6] *= 0.625

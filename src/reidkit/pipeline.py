@@ -124,9 +124,10 @@ class Pipeline:
                     events.append(self._event("first_seen", track, camera, frame))
                 else:
                     track.identity = identity
-                    for other in tracker.tracks:  # a lost track of this person is superseded
+                    for other in tracker.tracks:  # a lost track of this person is superseded: it ends here
                         if other is not track and other.identity == identity and other.state == TrackState.LOST:
                             other.state = TrackState.REMOVED
+                            events.append(self._event("ended", other, camera, frame, reason="superseded"))
                     ident = self.gallery.identities[identity]
                     events.append(
                         self._event(
@@ -140,6 +141,8 @@ class Pipeline:
                         )
                     )
                 visible.add(track.identity)
+            elif kind == "refound" and track.identity is not None:  # a lost track matched again
+                events.append(self._event("refound", track, camera, frame))
             elif kind in ("lost", "removed") and track.identity is not None:
                 events.append(self._event("lost" if kind == "lost" else "ended", track, camera, frame))
         if self.embedder is not None and emb is not None:
