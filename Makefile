@@ -22,7 +22,7 @@ venv: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(PY) -m reidkit.demo
 
-# `make test`: lint, the system packages the tests drive (Debian's Chromium for the page tests), then pytest.
+# `make test`: lint, the system packages the tests drive (Debian's Chromium and ffmpeg), then pytest.
 test: $(VENV)/.installed lint browser
 	$(PY) -m pytest -q
 
@@ -30,16 +30,13 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
 
-# Debian's Chromium for the headless page tests; installed when missing and apt-get can run (as root).
+# Debian packages the tests drive: Chromium (page tests) and ffmpeg (its HTTP server feeds the live-stream
+# tests); installed when missing and apt-get can run (as root).
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@missing=""; for p in chromium ffmpeg; do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-	      || echo "chromium could not be installed: the page tests will say so and skip"; \
-	  else echo "chromium is missing and apt-get cannot run here: the page tests will say so and skip"; fi; }
-
-bench: $(VENV)/.installed
-	$(PY) benchmarks/embed_throughput.py
-
-clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	      || echo "could not install$$missing: the tests that need them will say so and skip"; \
+	  else echo "missing$$missing and apt-get cannot run here: the tests that need them will say so and skip"; fi; \
+	fi

@@ -20,6 +20,7 @@ from reidkit.detect import Detections, Detector
 from reidkit.embed import Embedder
 from reidkit.models.catalog import model_or_default
 from reidkit.preprocess import crop
+from reidkit.sources import is_live
 from reidkit.track.identities import IdentityGallery
 from reidkit.track.tracker import Tracker, TrackerConfig, TrackState
 from reidkit.verify import UNCALIBRATED
@@ -208,6 +209,26 @@ def _store_sightings(
     gallery.add_sightings(vectors, model_key(embedder), infos, [thumbnail(c) for c in crops])
 
 
+LIVE_FPS = 10.0  # the frame rate assumed for a live stream (tracker motion model, event times)
+
+
+def open_live(url: str, max_retries: int | None = None):
+    """(a LiveSource, its assumed frame rate) for a stream URL or a webcam index."""
+    from reidkit.sources import LiveSource
+
+    return LiveSource(url, max_retries=max_retries), LIVE_FPS
+
+
+def _drain_stream_events(reader, camera: str, frame: int | None, events_file) -> None:
+    """Write a live source's stream_lost / stream_restored events to the event log."""
+    if not hasattr(reader, "events"):
+        return
+    for event in reader.events():
+        event.update(camera=camera, frame=None if frame is None else frame + 1)
+        events_file.write(json.dumps(event) + "\n")
+    events_file.flush()
+
+
 def _prefetch(frames: Iterator, size: int = 8) -> Iterator:
     """Read frames in a background thread so decoding overlaps inference."""
     buffer: queue.Queue = queue.Queue(maxsize=size)
@@ -246,6 +267,7 @@ def run_videos(
     gallery=None,
     gallery_stride: int = 10,
     attributes: bool = True,
+    max_retries: int | None = None,
 ) -> dict:
     """Track every source (video file or image folder) with one shared gallery; write results per source.
 
@@ -273,7 +295,8 @@ def run_videos(
     linked: dict[int, int] = {}  # global id -> gallery identity
     with open(out / "events.jsonl", "w", encoding="utf-8") as events_file:
         for source, camera in zip(sources, names):
-            frames, fps = open_source(source, config.stride)
+            live = is_live(str(source))
+            frames, fps = open_live(str(source), max_retries) if live else open_source(source, config.stride)
             reader = frames
             total = None
             if Path(source).is_file():
@@ -293,39 +316,53 @@ def run_videos(
                     source_frames["last"] = frame
                     yield index, frame
 
-            for result in pipeline.process(remember(_prefetch(frames)), camera, fps):
-                count += 1
-                for identity, box, score in zip(result.ids, result.boxes, result.scores):
-                    x0, y0, x1, y1 = box
-                    rows.append(
-                        f"{result.frame + 1},{identity},{x0:.2f},{y0:.2f},{x1 - x0:.2f},{y1 - y0:.2f},"
-                        f"{score:.4f},-1,-1,-1"
-                    )
-                for event in result.events:
-                    event["time_s"] = round(result.frame / fps, 3)
-                    if recognizer is not None and event["event"] in ("first_seen", "reidentified"):
-                        found = recognizer([crop(source_frames["last"], event["box"])])
-                        event["attributes"] = found[0].as_dict()
-                    events_file.write(json.dumps(event) + "\n")
-                rate = count / max(time.perf_counter() - start, 1e-9)
+            feed = frames if live else _prefetch(frames)
+            try:
+                for result in pipeline.process(remember(feed), camera, fps):
+                    count += 1
+                    for identity, box, score in zip(result.ids, result.boxes, result.scores):
+                        x0, y0, x1, y1 = box
+                        rows.append(
+                            f"{result.frame + 1},{identity},{x0:.2f},{y0:.2f},{x1 - x0:.2f},{y1 - y0:.2f},"
+                            f"{score:.4f},-1,-1,-1"
+                        )
+                    for event in result.events:
+                        event["time_s"] = round(result.frame / fps, 3)
+                        if recognizer is not None and event["event"] in ("first_seen", "reidentified"):
+                            found = recognizer([crop(source_frames["last"], event["box"])])
+                            event["attributes"] = found[0].as_dict()
+                        events_file.write(json.dumps(event) + "\n")
+                    rate = count / max(time.perf_counter() - start, 1e-9)
+                    if writer is not None:
+                        frame = source_frames["last"].copy()
+                        draw_tracks(frame, result.boxes, result.ids)
+                        draw_status(
+                            frame,
+                            f"{camera}  frame {result.frame + 1}  {rate:.1f} fps  ids {len(pipeline.gallery.identities) or pipeline._next_plain_id - 1}",
+                        )
+                        writer.write(frame)
+                    if gallery is not None and pipeline.embedder is not None and result.frame % gallery_stride == 0:
+                        _store_sightings(
+                            gallery,
+                            pipeline.embedder,
+                            source_frames["last"],
+                            result,
+                            fps,
+                            str(source),
+                            linked,
+                            recognizer,
+                        )
+                    bar.update(1)
+                    bar.set_postfix(ids=len(result.ids))
+                    _drain_stream_events(reader, camera, result.frame, events_file)
+            finally:  # also on Ctrl-C or a stream that gives up: results so far are written, files closed
+                bar.close()
                 if writer is not None:
-                    frame = source_frames["last"].copy()
-                    draw_tracks(frame, result.boxes, result.ids)
-                    draw_status(
-                        frame,
-                        f"{camera}  frame {result.frame + 1}  {rate:.1f} fps  ids {len(pipeline.gallery.identities) or pipeline._next_plain_id - 1}",
-                    )
-                    writer.write(frame)
-                if gallery is not None and pipeline.embedder is not None and result.frame % gallery_stride == 0:
-                    _store_sightings(
-                        gallery, pipeline.embedder, source_frames["last"], result, fps, str(source), linked, recognizer
-                    )
-                bar.update(1)
-                bar.set_postfix(ids=len(result.ids))
-            bar.close()
-            if writer is not None:
-                writer.close()
-            (out / f"{camera}.txt").write_text("\n".join(rows) + ("\n" if rows else ""))
+                    writer.close()
+                (out / f"{camera}.txt").write_text("\n".join(rows) + ("\n" if rows else ""))
+                if live:
+                    _drain_stream_events(reader, camera, None, events_file)
+                    reader.close()
             elapsed = time.perf_counter() - start
             notice = reader.shortfall() if hasattr(reader, "shortfall") else None
             if notice:

@@ -153,6 +153,9 @@ class VideoWriter:
             self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
             if not self._writer.isOpened():
                 raise VideoError(f"cannot write video {self.path}")
+            self._size = (w, h)
+        if (frame.shape[1], frame.shape[0]) != self._size:  # a live stream came back at another size
+            frame = cv2.resize(frame, self._size)
         self._writer.write(frame)
 
     def close(self) -> None:

@@ -12,10 +12,13 @@ from reidkit.cli.common import DeviceOption, JsonOption, err, out, print_json
 
 
 def track(
-    sources: list[Path] = typer.Argument(
+    sources: list[str] = typer.Argument(
         ...,
-        help="Videos (any OpenCV-readable file, raw .264 too) or image folders; "
-        "several = several cameras sharing one identity gallery.",
+        help="Videos (any OpenCV-readable file, raw .264 too), image folders, rtsp:// or http(s):// streams, or a "
+        "webcam index; several = several cameras sharing one identity gallery.",
+    ),
+    max_retries: Optional[int] = typer.Option(
+        None, "--max-retries", min=0, help="Live streams: give up after N failed reconnections (default: never)."
     ),
     output: Path = typer.Option(..., "--output", "-o", help="Folder for <camera>.mp4, <camera>.txt, events.jsonl."),
     detector: Optional[str] = typer.Option(None, "--detector", help="Person detector (default: the catalog's)."),
@@ -49,8 +52,10 @@ def track(
         from reidkit.cli.common import fail
 
         fail(f"give one --camera per source ({len(sources)}), got {len(camera)}")
+    from reidkit.sources import is_live
+
     for source in sources:
-        if not source.exists():
+        if not is_live(source) and not Path(source).exists():
             from reidkit.errors import NotFoundError
 
             raise NotFoundError(f"source not found: {source}")
@@ -71,7 +76,7 @@ def track(
         store = open_gallery(gallery)
     try:
         summary = run_videos(
-            [str(s) for s in sources],
+            list(sources),
             output,
             config,
             write_video=not no_video,
@@ -80,6 +85,7 @@ def track(
             gallery=store,
             gallery_stride=gallery_stride,
             attributes=not no_attributes,
+            max_retries=max_retries,
         )
     finally:
         if store is not None:
