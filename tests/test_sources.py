@@ -115,3 +115,40 @@ def test_track_a_stream_that_drops_and_one_that_never_comes_up(data_root, tmp_pa
     assert code == 0 and summary["sources"][0]["frames"] == 40
     rows = (tmp_path / "live/gate.txt").read_text().splitlines()
     assert rows and (tmp_path / "live/gate.mp4").stat().st_size > 10_000
+
+
+def test_ctrl_c_leaves_playable_video_and_complete_results(data_root, tmp_path, models_root):
+    import signal
+    import sys
+
+    import cv2
+
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "reidkit.cli.main",
+            "track",
+            str(data_root / "PETS09-S2L1/vtest.mp4"),
+            "-o",
+            str(out),
+            "--no-attributes",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.time() + 60
+    while not (out / "events.jsonl").exists() or (out / "events.jsonl").stat().st_size == 0:
+        assert time.time() < deadline and proc.poll() is None, "tracking did not start"
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    rows = (out / "vtest.txt").read_text().splitlines()
+    assert rows and all(len(r.split(",")) == 10 for r in rows)
+    assert all(json.loads(line) for line in (out / "events.jsonl").read_text().splitlines())
+    cap = cv2.VideoCapture(str(out / "vtest.mp4"))
+    ok, frame = cap.read()
+    cap.release()
+    assert ok and frame.shape == (360, 480, 3)
