@@ -249,6 +249,10 @@ class PostgresGallery(GalleryStore):
         """Create identities and add sightings in one transaction; duplicates of a sighting key are skipped."""
         with self._lock:
             with self._write_tx():
+                if any(self._meta(ROLES[b.role][0]) is None for b in batches):
+                    # the first write fixes the model and may ALTER the vector column, which locks the identities
+                    # table too: take the model lock before touching any table, or two first writers deadlock
+                    self._sql("SELECT pg_advisory_xact_lock(%s)", (MODEL_LOCK,))
                 now = time.time()
                 new_ids = [
                     int(
