@@ -54,8 +54,10 @@ def track_cached(dets: list[Detections], emb: list | None, fps: float, pipeline:
         e = emb[index] if emb is not None else None
         tracks = tracker.update(d.xyxy, d.confidence, e)
         if pipeline is not None:
-            pipeline._identities(tracker, "cam", index, e, fps)
-            ids = [t.identity for t in tracks]
+            decision = pipeline.fusion.update("cam", index / fps, index, tracker.events, tracker.tracks, e)
+            tracker.end(decision.ended)
+            tracks = [t for t in tracks if t.track_id in decision.ids]
+            ids = [decision.ids[t.track_id] for t in tracks]
         else:
             ids = [t.track_id for t in tracks]
         for i, t in zip(ids, tracks):

@@ -147,32 +147,29 @@ def test_pipeline_on_first_100_pets_frames(data_root, tmp_path, capsys, models_r
     assert code == 0 and json.loads(capsys.readouterr().out)["frames"] >= 100
 
 
-def test_two_cameras_share_global_ids(data_root, tmp_path, capsys, models_root):
+def test_two_cameras_share_global_ids_only_when_their_views_overlap(data_root, tmp_path, capsys, models_root):
     video = data_root / "PETS09-S2L1/vtest.mp4"
-    code = main(
-        [
-            "track",
-            str(video),
-            str(video),
-            "-o",
-            str(tmp_path),
-            "--max-frames",
-            "30",
-            "--no-video",
-            "--camera",
-            "north",
-            "--camera",
-            "south",
-            "--json",
-        ]
+    layout = tmp_path / "cameras.toml"
+    layout.write_text(
+        '[[camera]]\nname = "north"\n[[camera]]\nname = "south"\n[[link]]\nfrom = "north"\nto = "south"\noverlap = true\n'
     )
-    assert code == 0
-    north = np.loadtxt(tmp_path / "north.txt", delimiter=",")
-    south = np.loadtxt(tmp_path / "south.txt", delimiter=",")
-    # the same footage seen by a second camera: the same people get the same global ids
-    assert len(set(north[:, 1]) & set(south[:, 1])) >= 0.7 * len(set(north[:, 1]))
-    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
-    assert any(e["event"] == "reidentified" and e["camera"] == "south" and e["last_camera"] == "north" for e in events)
+    ids = {}
+    for name, extra in (("overlap", ["--cameras", str(layout)]), ("apart", [])):
+        out = tmp_path / name
+        args = ["track", str(video), str(video), "-o", str(out), "--max-frames", "30", "--no-video"]
+        code = main(args + ["--camera", "north", "--camera", "south", "--no-attributes", "--json", *extra])
+        assert code == 0
+        north = np.loadtxt(out / "north.txt", delimiter=",")
+        south = np.loadtxt(out / "south.txt", delimiter=",")
+        ids[name] = (set(north[:, 1]), set(south[:, 1]))
+    # the same footage at the same time: with overlapping views the same people get the same global ids ...
+    north, south = ids["overlap"]
+    assert len(north & south) >= 0.7 * len(north)
+    events = [json.loads(line) for line in (tmp_path / "overlap/events.jsonl").read_text().splitlines()]
+    assert any(e["event"] == "reidentified" and e["camera"] != e["last_camera"] for e in events)
+    # ... without a cameras file nobody is in two places at once
+    north, south = ids["apart"]
+    assert not north & south
 
 
 def test_bad_videos_are_clear_errors(tmp_path, capsys, models_root):

@@ -80,3 +80,16 @@ class Detector:
         rows = self.engine.infer_one(batch)
         dets = parse_ssd(rows, bgr.shape[1], bgr.shape[0], self.confidence)
         return nms(dets, self.nms_iou) if self.nms_iou else dets
+
+    def detect_batch(self, frames: list[np.ndarray]) -> list[Detections]:
+        """Detections of several BGR frames (several cameras): run as parallel asynchronous requests."""
+        if len(frames) <= 1:
+            return [self.detect(f) for f in frames]
+        spec = self.engine.input_spec
+        batch = fit_batch(frames, spec.width, spec.height, spec.color)
+        rows = self.engine.infer(batch)
+        out = []
+        for frame, r in zip(frames, rows):
+            dets = parse_ssd(r, frame.shape[1], frame.shape[0], self.confidence)
+            out.append(nms(dets, self.nms_iou) if self.nms_iou else dets)
+        return out

@@ -7,7 +7,6 @@ adds the I/O: frame reading in a background thread, annotated MP4, MOTChallenge 
 from __future__ import annotations
 
 import json
-import queue
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -16,13 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
+from reidkit.cameras import CameraLayout
 from reidkit.detect import Detections, Detector
 from reidkit.embed import Embedder
 from reidkit.models.catalog import model_or_default
 from reidkit.preprocess import crop
-from reidkit.sources import is_live
-from reidkit.track.identities import IdentityGallery
-from reidkit.track.tracker import Tracker, TrackerConfig, TrackState
+from reidkit.sources import Frame, camera_names
+from reidkit.track.fusion import IdentityFusion
+from reidkit.track.tracker import Tracker, TrackerConfig
 from reidkit.verify import UNCALIBRATED
 
 
@@ -40,11 +40,14 @@ class PipelineConfig:
     reid_threshold: float = 0.97  # calibrated P(same) needed to give a new track an old identity
     min_box_height: float = 0.0  # detections shorter than this (pixels) are ignored
     stride: int = 1
+    detect_every: int = 1  # run the detector on every N-th frame of a camera; motion only in between
 
 
 @dataclass(frozen=True)
-class FrameTracks:
-    """The confirmed tracks of one frame: global ids, boxes in frame pixels, scores."""
+class FrameResult:
+    """One camera frame after tracking: confirmed tracks with global ids, boxes in frame pixels, scores, the
+    embedding each track got this frame (None where the detector was skipped or the box scored low), the
+    frame's events, and the frame itself (for sinks that draw or crop)."""
 
     camera: str
     frame: int  # 0-based frame index in the source
@@ -52,12 +55,25 @@ class FrameTracks:
     boxes: np.ndarray
     scores: np.ndarray
     events: list[dict] = field(default_factory=list)
+    time: float = 0.0  # file time, or wall-clock seconds for a live source
+    embeddings: list[np.ndarray | None] | None = None
+    image: np.ndarray | None = None
+    source: str = ""
+    read_at: float = 0.0  # time.monotonic() when the frame was read
+
+
+FrameTracks = FrameResult  # the name before the multi-camera runtime
 
 
 class Pipeline:
-    """Models plus one identity gallery shared by all cameras; one tracker per camera."""
+    """Models, one tracker per camera and one identity fusion over all cameras.
 
-    def __init__(self, config: PipelineConfig = PipelineConfig()) -> None:
+    `step` takes a batch of frames from several cameras: detection runs as parallel requests over the batch, the
+    re-id crops of every camera go into one embedding batch, then each camera's tracker advances and fusion
+    decides identities in timestamp order. `process` is the one-camera loop over it.
+    """
+
+    def __init__(self, config: PipelineConfig = PipelineConfig(), layout: CameraLayout | None = None) -> None:
         self.config = config
         self.detector = Detector(
             config.detector, config.detector_precision, config.device, confidence=config.tracker.low_thresh, nms_iou=0.5
@@ -65,318 +81,314 @@ class Pipeline:
         reid = model_or_default(config.reid, "person-reid-tracking")
         self.embedder = Embedder(reid, config.reid_precision, config.device) if config.use_reid else None
         calibration = (self.embedder.spec.calibration if self.embedder and self.embedder.spec else None) or UNCALIBRATED
-        self.gallery = IdentityGallery(calibration, config.reid_threshold)
-        self._next_plain_id = 1
+        self.fusion = IdentityFusion(calibration, config.reid_threshold, layout, use_appearance=config.use_reid)
+        self.trackers: dict[str, Tracker] = {}
+        self._frames_seen: dict[str, int] = {}
+
+    @property
+    def identities(self) -> int:
+        """Global identities given so far."""
+        return self.fusion.count
+
+    def tracker(self, camera: str, fps: float) -> Tracker:
+        """The camera's tracker (created on its first frame)."""
+        if camera not in self.trackers:
+            self.trackers[camera] = Tracker(self.config.tracker, frame_rate=fps)
+        return self.trackers[camera]
 
     def detect(self, frame: np.ndarray) -> Detections:
         """Detections of one frame, minus boxes below the minimum height."""
-        dets = self.detector.detect(frame)
+        return self._keep_tall(self.detector.detect(frame))
+
+    def _keep_tall(self, dets: Detections) -> Detections:
         if self.config.min_box_height > 0 and len(dets):
             dets = dets[(dets.xyxy[:, 3] - dets.xyxy[:, 1]) >= self.config.min_box_height]
         return dets
 
-    def embed(self, frame: np.ndarray, dets: Detections) -> np.ndarray | None:
-        """Unit-norm embeddings of the detections at or above the tracker's high threshold (one batch)."""
-        if self.embedder is None or len(dets) == 0:
-            return None
-        out = np.zeros((len(dets), self.embedder.dim), np.float32)
-        high = np.flatnonzero(dets.confidence >= self.config.tracker.high_thresh)
-        if len(high):
-            out[high] = self.embedder.embed([crop(frame, dets.xyxy[k]) for k in high])
+    def embed_batch(self, frames: list[np.ndarray], dets: list[Detections]) -> list[np.ndarray | None]:
+        """Unit-norm embeddings of every frame's detections at or above the tracker's high threshold, all frames'
+        crops in one batch (zero rows for the low-confidence ones)."""
+        if self.embedder is None:
+            return [None] * len(frames)
+        crops, owners = [], []
+        out: list[np.ndarray | None] = []
+        for k, (frame, d) in enumerate(zip(frames, dets)):
+            out.append(np.zeros((len(d), self.embedder.dim), np.float32) if len(d) else None)
+            for j in np.flatnonzero(d.confidence >= self.config.tracker.high_thresh):
+                crops.append(crop(frame, d.xyxy[j]))
+                owners.append((k, j))
+        if crops:
+            vectors = self.embedder.embed(crops)
+            for (k, j), v in zip(owners, vectors):
+                out[k][j] = v
         return out
+
+    def embed(self, frame: np.ndarray, dets: Detections) -> np.ndarray | None:
+        """Unit-norm embeddings of one frame's detections (see embed_batch)."""
+        return self.embed_batch([frame], [dets])[0]
+
+    def step(self, frames: list[Frame], fps: dict[str, float] | None = None) -> list[FrameResult]:
+        """Track a batch of frames (at most one per camera), in time order; returns one result per frame."""
+        fps = fps or {}
+        frames = sorted(frames, key=lambda f: f.time)
+        every = max(1, self.config.detect_every)
+        detect = []
+        for f in frames:
+            seen = self._frames_seen.get(f.camera, 0)
+            self._frames_seen[f.camera] = seen + 1
+            detect.append(seen % every == 0)
+        todo = [f for f, d in zip(frames, detect) if d]
+        found = [self._keep_tall(d) for d in self.detector.detect_batch([f.image for f in todo])]
+        embedded = self.embed_batch([f.image for f in todo], found)
+        by_frame = {id(f): (d, e) for f, d, e in zip(todo, found, embedded)}
+        results = []
+        for f in frames:
+            tracker = self.tracker(f.camera, fps.get(f.camera, 30.0) / max(1, self.config.stride))
+            if id(f) in by_frame:
+                dets, emb = by_frame[id(f)]
+                tracks = tracker.update(dets.xyxy, dets.confidence, emb)
+            else:
+                tracks, emb = tracker.coast(), None
+            decision = self.fusion.update(f.camera, f.time, f.index, tracker.events, tracker.tracks, emb)
+            if decision.ended:
+                tracker.end(decision.ended)
+            tracks = [t for t in tracks if t.track_id in decision.ids]
+            embeddings = None
+            if emb is not None:
+                embeddings = [emb[t.det_index] if t.det_index >= 0 and emb[t.det_index].any() else None for t in tracks]
+            results.append(
+                FrameResult(
+                    f.camera,
+                    f.index,
+                    [decision.ids[t.track_id] for t in tracks],
+                    np.array([t.xyxy for t in tracks]).reshape(-1, 4),
+                    np.array([t.score for t in tracks]),
+                    decision.events,
+                    f.time,
+                    embeddings,
+                    f.image,
+                    "",
+                    f.read_at,
+                )
+            )
+        return results
 
     def process(
         self, frames: Iterable[tuple[int, np.ndarray]], camera: str = "cam1", fps: float = 30.0
-    ) -> Iterator[FrameTracks]:
-        """Track one camera's frames; ids are global across every camera this pipeline has seen."""
-        tracker = Tracker(self.config.tracker, frame_rate=fps / max(1, self.config.stride))
-        for index, frame in frames:
-            dets = self.detect(frame)
-            emb = self.embed(frame, dets)
-            tracks = tracker.update(dets.xyxy, dets.confidence, emb)
-            events = self._identities(tracker, camera, index, emb, fps / max(1, self.config.stride))
-            yield FrameTracks(
-                camera,
-                index,
-                [t.identity for t in tracks],
-                np.array([t.xyxy for t in tracks]).reshape(-1, 4),
-                np.array([t.score for t in tracks]),
-                events,
-            )
+    ) -> Iterator[FrameResult]:
+        """Track one camera's (index, frame) pairs; ids are global across every camera this pipeline has seen."""
+        for index, image in frames:
+            yield from self.step([Frame(camera, index, index / fps, image, time.monotonic())], {camera: fps})
 
-    def _identities(
-        self, tracker: Tracker, camera: str, frame: int, emb: np.ndarray | None, fps: float = 30.0
-    ) -> list[dict]:
-        """Give newly confirmed tracks a global identity; record sightings and life-cycle events."""
-        events = []
-        # identities visible right now in this camera cannot be the person who just appeared
-        visible = {t.identity for t in tracker.tracks if t.identity is not None and t.state == TrackState.TRACKED}
-        for kind, track in tracker.events:
-            if kind == "confirmed":
-                if self.embedder is None:
-                    track.identity = self._next_plain_id
-                    self._next_plain_id += 1
-                    events.append(self._event("first_seen", track, camera, frame))
-                    continue
-                feats = np.stack(track.features) if track.features else np.zeros((0, self.embedder.dim))
-                identity, prob = self.gallery.match(feats, visible, camera, tracker.frame, track.xyxy, fps)
-                if identity is None:
-                    track.identity = self.gallery.new(feats, camera, tracker.frame, track.xyxy)
-                    events.append(self._event("first_seen", track, camera, frame))
-                else:
-                    track.identity = identity
-                    for other in tracker.tracks:  # a lost track of this person is superseded: it ends here
-                        if other is not track and other.identity == identity and other.state == TrackState.LOST:
-                            other.state = TrackState.REMOVED
-                            events.append(self._event("ended", other, camera, frame, reason="superseded"))
-                    ident = self.gallery.identities[identity]
-                    events.append(
-                        self._event(
-                            "reidentified",
-                            track,
-                            camera,
-                            frame,
-                            probability=round(prob, 4),
-                            last_camera=ident.last_camera,
-                            last_frame=ident.last_frame,
-                        )
-                    )
-                visible.add(track.identity)
-            elif kind == "refound" and track.identity is not None:  # a lost track matched again
-                events.append(self._event("refound", track, camera, frame))
-            elif kind in ("lost", "removed") and track.identity is not None:
-                events.append(self._event("lost" if kind == "lost" else "ended", track, camera, frame))
-        if self.embedder is not None and emb is not None:
-            for track in tracker.tracks:
-                if (
-                    track.identity is not None
-                    and track.last_frame == tracker.frame
-                    and track.det_index >= 0
-                    and emb[track.det_index].any()
-                ):
-                    self.gallery.seen(track.identity, emb[track.det_index], camera, tracker.frame, track.xyxy)
-        return events
 
-    @staticmethod
-    def _event(kind: str, track, camera: str, frame: int, **extra) -> dict:
+@dataclass
+class RunOptions:
+    """What `run_videos` writes besides the per-camera MOT txt and events.jsonl."""
+
+    write_video: bool = True
+    progress: bool = True
+    max_frames: int | None = None
+    gallery: object | None = None  # a GalleryStore
+    gallery_stride: int = 10
+    attributes: bool = True
+    max_retries: int | None = None
+    realtime: bool = False
+    webhook: str | None = None
+    mqtt: str | None = None
+    serve: int | None = None  # live preview port
+    sinks: list = field(default_factory=list)  # extra Sink objects
+
+
+class _Latency:
+    """Frame-to-event latency per camera: from the moment a frame was read to the moment its results left."""
+
+    def __init__(self) -> None:
+        self.samples: dict[str, list[float]] = {}
+
+    def add(self, camera: str, read_at: float) -> None:
+        self.samples.setdefault(camera, []).append(time.monotonic() - read_at)
+
+    def summary(self, camera: str) -> dict:
+        s = np.array(self.samples.get(camera, []))
+        if not len(s):
+            return {}
         return {
-            "event": kind,
-            "id": track.identity,
-            "track": track.track_id,
-            "camera": camera,
-            "frame": frame + 1,
-            "box": [round(float(v), 1) for v in track.xyxy],
-            **extra,
+            "latency_ms_p50": round(1000 * float(np.percentile(s, 50)), 1),
+            "latency_ms_p95": round(1000 * float(np.percentile(s, 95)), 1),
         }
 
 
-def _store_sightings(
-    gallery,
-    embedder: Embedder,
-    frame: np.ndarray,
-    result: FrameTracks,
-    fps: float,
-    source: str,
-    linked: dict[int, int],
-    attributes=None,
-) -> None:
-    """Store one frame's tracked people in a gallery, each linked to its global identity (with person
-    attributes when an AttributeRecognizer is given)."""
-    from reidkit.gallery.ops import attribute_fields, model_key, thumbnail
+def _build_sinks(out: Path, names, fps, options: RunOptions, pipeline: Pipeline, recognizer, status) -> list:
+    from reidkit.sinks import EventLogSink, GallerySink, MotSink, MqttSink, VideoSink, WebhookSink
 
-    keep = [k for k, b in enumerate(result.boxes) if b[3] - b[1] >= 8 and b[2] - b[0] >= 4]
-    if not keep:
+    sinks = [EventLogSink(out / "events.jsonl"), MotSink(out, names)]
+    try:
+        if options.write_video:
+            sinks.append(VideoSink(out, fps, status))
+        if options.gallery is not None and pipeline.embedder is not None:
+            from reidkit.gallery.ops import model_key
+
+            key = model_key(pipeline.embedder)
+            sinks.append(GallerySink(options.gallery, key, options.gallery_stride, recognizer, fps))
+        if options.webhook:
+            sinks.append(WebhookSink(options.webhook))
+        if options.mqtt:
+            sinks.append(MqttSink(options.mqtt))
+        if options.serve is not None:
+            from reidkit.preview import PreviewSink
+
+            sinks.append(PreviewSink(options.serve, names))
+    except BaseException:
+        for sink in sinks:
+            sink.close()
+        raise
+    return sinks + list(options.sinks)
+
+
+def _describe_attributes(recognizer, result: FrameResult) -> None:
+    """Person attributes on first_seen / reidentified events (one batch per frame)."""
+    wanted = [e for e in result.events if e["event"] in ("first_seen", "reidentified")]
+    if recognizer is None or not wanted or result.image is None:
         return
-    crops = [crop(frame, result.boxes[k]) for k in keep]
-    vectors = embedder.embed(crops)
-    extras = attribute_fields(attributes, crops)
-    infos = []
-    for k, extra in zip(keep, extras):
-        identity = result.ids[k]
-        if identity not in linked:
-            linked[identity] = gallery.add_identity(f"person-{identity}", {"global_id": identity})
-        infos.append(
-            {
-                "identity_id": linked[identity],
-                "source": source,
-                "camera": result.camera,
-                "frame": result.frame,
-                "time": round(result.frame / fps, 3),
-                "box": [round(float(v), 1) for v in result.boxes[k]],
-                **extra,
-            }
-        )
-    gallery.add_sightings(vectors, model_key(embedder), infos, [thumbnail(c) for c in crops])
+    found = recognizer([crop(result.image, e["box"]) for e in wanted])
+    for event, attrs in zip(wanted, found):
+        event["attributes"] = attrs.as_dict()
 
 
-LIVE_FPS = 10.0  # the frame rate assumed for a live stream (tracker motion model, event times)
+def _stop_on_sigterm():
+    """SIGTERM stops a run like Ctrl-C (outputs complete); returns a function restoring the old handler."""
+    import signal
 
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
 
-def open_live(url: str, max_retries: int | None = None):
-    """(a LiveSource, its assumed frame rate) for a stream URL or a webcam index."""
-    from reidkit.sources import LiveSource
+    def handler(signum, frame):
+        raise KeyboardInterrupt
 
-    return LiveSource(url, max_retries=max_retries), LIVE_FPS
-
-
-def _drain_stream_events(reader, camera: str, frame: int | None, events_file) -> None:
-    """Write a live source's stream_lost / stream_restored events to the event log."""
-    if not hasattr(reader, "events"):
-        return
-    for event in reader.events():
-        event.update(camera=camera, frame=None if frame is None else frame + 1)
-        events_file.write(json.dumps(event) + "\n")
-    events_file.flush()
-
-
-def _prefetch(frames: Iterator, size: int = 8) -> Iterator:
-    """Read frames in a background thread so decoding overlaps inference."""
-    buffer: queue.Queue = queue.Queue(maxsize=size)
-    done = object()
-    error: list[BaseException] = []
-
-    def reader() -> None:
-        try:
-            for item in frames:
-                buffer.put(item)
-        except BaseException as exc:  # handed to the consumer below
-            error.append(exc)
-        finally:
-            buffer.put(done)
-
-    thread = threading.Thread(target=reader, daemon=True)
-    thread.start()
-    while True:
-        item = buffer.get()
-        if item is done:
-            break
-        yield item
-    thread.join()
-    if error:
-        raise error[0]
+    old = signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, old)
 
 
 def run_videos(
     sources: list[str | Path],
     out_dir: str | Path,
     config: PipelineConfig = PipelineConfig(),
-    write_video: bool = True,
-    progress: bool = True,
     cameras: list[str] | None = None,
-    max_frames: int | None = None,
-    gallery=None,
-    gallery_stride: int = 10,
-    attributes: bool = True,
-    max_retries: int | None = None,
+    layout: CameraLayout | None = None,
+    options: RunOptions | None = None,
+    **kwargs,
 ) -> dict:
-    """Track every source (video file or image folder) with one shared gallery; write results per source.
+    """Track every source at the same time — video files, image folders, stream URLs, webcams — with one identity
+    fusion over all cameras; write `<camera>.txt`, `<camera>.mp4`, `events.jsonl` and `summary.json` to `out_dir`,
+    plus the sinks `options` asks for (gallery sightings, webhook, MQTT, live preview).
 
-    With `gallery` (a GalleryStore), every `gallery_stride`-th frame's tracked people are stored as sightings
-    linked to a gallery identity per global id ("person-<id>"), searchable with `reidkit gallery search`.
-    With `attributes`, "first_seen" and "reidentified" events and gallery sightings carry person attributes.
+    Keyword arguments are RunOptions fields. Ctrl-C and SIGTERM stop the run with every output complete.
     """
     from tqdm import tqdm
 
-    from reidkit.annotate import draw_status, draw_tracks
     from reidkit.files import make_dir
-    from reidkit.video import VideoWriter, open_source, video_info
+    from reidkit.sources import CameraMux, open_camera
 
+    options = options or RunOptions(**kwargs)
     out = make_dir(Path(out_dir))
-    pipeline = Pipeline(config)
+    names = camera_names(sources, cameras)
+    opened = []
+    try:
+        for source, name in zip(sources, names):
+            opened.append(
+                open_camera(source, name, config.stride, options.max_frames, options.realtime, options.max_retries)
+            )
+    except BaseException:
+        for s in opened:
+            s.close()
+        raise
+    fps = {s.camera: s.fps for s in opened}
+    pipeline = Pipeline(config, layout)
     recognizer = None
-    if attributes:
+    if options.attributes:
         from reidkit.attributes import AttributeRecognizer
 
         recognizer = AttributeRecognizer(device=config.device)
-    names = cameras or [Path(s).stem for s in sources]
-    if len(set(names)) != len(names):
-        names = [f"{n}-{k + 1}" for k, n in enumerate(names)]
-    summary: dict = {"sources": [], "identities": 0, "warnings": []}
-    linked: dict[int, int] = {}  # global id -> gallery identity
-    with open(out / "events.jsonl", "w", encoding="utf-8") as events_file:
-        for source, camera in zip(sources, names):
-            live = is_live(str(source))
-            frames, fps = open_live(str(source), max_retries) if live else open_source(source, config.stride)
-            reader = frames
-            total = None
-            if Path(source).is_file():
-                total = int(video_info(source)["frames"]) // config.stride or None
-            if max_frames is not None:
-                total = min(total or max_frames, max_frames)
-                frames = (item for k, item in zip(range(max_frames), frames))
-            writer = VideoWriter(out / f"{camera}.mp4", fps / config.stride) if write_video else None
-            rows: list[str] = []
-            start = time.perf_counter()
-            count = 0
-            bar = tqdm(total=total, unit="frame", desc=camera, disable=not progress or None)
-            source_frames = {}
+    mux = CameraMux(opened, options.max_frames)
+    counts = {name: 0 for name in names}
+    latency = _Latency()
+    started = time.perf_counter()
 
-            def remember(items, source_frames=source_frames):
-                for index, frame in items:
-                    source_frames["last"] = frame
-                    yield index, frame
+    def status(result: FrameResult) -> str:
+        rate = counts[result.camera] / max(time.perf_counter() - started, 1e-9)
+        return f"{result.camera}  frame {result.frame + 1}  {rate:.1f} fps  ids {pipeline.identities}"
 
-            feed = frames if live else _prefetch(frames)
-            try:
-                for result in pipeline.process(remember(feed), camera, fps):
-                    count += 1
-                    for identity, box, score in zip(result.ids, result.boxes, result.scores):
-                        x0, y0, x1, y1 = box
-                        rows.append(
-                            f"{result.frame + 1},{identity},{x0:.2f},{y0:.2f},{x1 - x0:.2f},{y1 - y0:.2f},"
-                            f"{score:.4f},-1,-1,-1"
-                        )
-                    for event in result.events:
-                        event["time_s"] = round(result.frame / fps, 3)
-                        if recognizer is not None and event["event"] in ("first_seen", "reidentified"):
-                            found = recognizer([crop(source_frames["last"], event["box"])])
-                            event["attributes"] = found[0].as_dict()
-                        events_file.write(json.dumps(event) + "\n")
-                    rate = count / max(time.perf_counter() - start, 1e-9)
-                    if writer is not None:
-                        frame = source_frames["last"].copy()
-                        draw_tracks(frame, result.boxes, result.ids)
-                        draw_status(
-                            frame,
-                            f"{camera}  frame {result.frame + 1}  {rate:.1f} fps  ids {len(pipeline.gallery.identities) or pipeline._next_plain_id - 1}",
-                        )
-                        writer.write(frame)
-                    if gallery is not None and pipeline.embedder is not None and result.frame % gallery_stride == 0:
-                        _store_sightings(
-                            gallery,
-                            pipeline.embedder,
-                            source_frames["last"],
-                            result,
-                            fps,
-                            str(source),
-                            linked,
-                            recognizer,
-                        )
-                    bar.update(1)
-                    bar.set_postfix(ids=len(result.ids))
-                    _drain_stream_events(reader, camera, result.frame, events_file)
-            finally:  # also on Ctrl-C or a stream that gives up: results so far are written, files closed
-                bar.close()
-                if writer is not None:
-                    writer.close()
-                (out / f"{camera}.txt").write_text("\n".join(rows) + ("\n" if rows else ""))
-                if live:
-                    _drain_stream_events(reader, camera, None, events_file)
-                    reader.close()
-            elapsed = time.perf_counter() - start
-            notice = reader.shortfall() if hasattr(reader, "shortfall") else None
-            if notice:
-                summary["warnings"].append(notice)
-            summary["sources"].append(
-                {
-                    "source": str(source),
-                    "camera": camera,
-                    "frames": count,
-                    "seconds": round(elapsed, 2),
-                    "fps": round(count / max(elapsed, 1e-9), 2),
-                    "results": str(out / f"{camera}.txt"),
-                }
-            )
-    summary["identities"] = len(pipeline.gallery.identities) if config.use_reid else pipeline._next_plain_id - 1
+    sinks = _build_sinks(
+        out, names, {n: f / config.stride for n, f in fps.items()}, options, pipeline, recognizer, status
+    )
+    totals = [s.total for s in opened]
+    total = sum(totals) if all(t is not None for t in totals) else None
+    bar = tqdm(total=total, unit="frame", desc="tracking", disable=not options.progress or None)
+    restore = _stop_on_sigterm()
+    try:
+        for batch in mux:
+            for result in pipeline.step(batch, fps):
+                result = _with_source(result, opened)
+                _describe_attributes(recognizer, result)
+                for event in result.events:
+                    for sink in sinks:
+                        sink.event(event)
+                for sink in sinks:
+                    sink.frame(result)
+                counts[result.camera] += 1
+                latency.add(result.camera, result.read_at)
+            for event in mux.events():
+                for sink in sinks:
+                    sink.event(event)
+            bar.update(len(batch))
+            bar.set_postfix(ids=pipeline.identities)
+    finally:  # also on Ctrl-C, SIGTERM or a stream that gives up: results so far are written, files closed
+        restore()
+        bar.close()
+        mux.close()
+        for event in mux.events():
+            for sink in sinks:
+                sink.event(event)
+        for sink in sinks:
+            sink.close()
+    elapsed = time.perf_counter() - started
+    summary = _summary(opened, names, counts, elapsed, out, pipeline, latency, sinks)
+    for source, error in mux.errors:
+        summary["warnings"].append(f"{source.camera}: {error}")
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    if mux.errors and not any(counts.values()):
+        raise mux.errors[0][1]
+    return summary
+
+
+def _with_source(result: FrameResult, opened) -> FrameResult:
+    from dataclasses import replace
+
+    name = next((s.name for s in opened if s.camera == result.camera), "")
+    return replace(result, source=name)
+
+
+def _summary(opened, names, counts, elapsed, out, pipeline, latency, sinks) -> dict:
+    summary: dict = {"sources": [], "identities": pipeline.identities, "seconds": round(elapsed, 2), "warnings": []}
+    for s, name in zip(opened, names):
+        summary["sources"].append(
+            {
+                "source": s.name,
+                "camera": name,
+                "frames": counts[name],
+                "dropped": s.dropped,
+                "seconds": round(elapsed, 2),
+                "fps": round(counts[name] / max(elapsed, 1e-9), 2),
+                "results": str(out / f"{name}.txt"),
+                **latency.summary(name),
+            }
+        )
+        notice = s.shortfall()
+        if notice:
+            summary["warnings"].append(notice)
+    summary["frames_per_second"] = round(sum(counts.values()) / max(elapsed, 1e-9), 2)
+    for sink in sinks:
+        stats = sink.stats()
+        if stats:
+            summary[type(sink).__name__.removesuffix("Sink").lower()] = stats
     return summary

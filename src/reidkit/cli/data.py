@@ -70,16 +70,25 @@ def split_views(
         help="A person counts in a view while this much of their box width is in it.",
     ),
     max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1),
+    transit_max: float = typer.Option(
+        10.0, "--transit-max", min=0.0, help="cameras.toml: the longest walk (s) across a blind strip."
+    ),
+    ground_radius: float = typer.Option(
+        0.05, "--ground-radius", min=0.0, max=1.0, help="cameras.toml: same-spot radius, a fraction of the width."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
-    """Cut one annotated video into side-by-side virtual cameras with per-camera ground truth."""
+    """Cut one annotated video into side-by-side virtual cameras with per-camera ground truth and a cameras.toml
+    describing their layout (overlaps, transit windows, homographies into the source frame)."""
     from reidkit.data.views import parse_views
     from reidkit.data.views import split_views as run_split
 
-    summary = run_split(video, gt, output, parse_views(views), scale, min_inside, max_frames)
+    summary = run_split(
+        video, gt, output, parse_views(views), scale, min_inside, max_frames, transit_max, ground_radius
+    )
     if as_json:
         print_json(summary)
         return
     for name, v in summary["views"].items():
         out.print(f"{name}: x {v['x0']}-{v['x1']}, {v['boxes']} boxes of {v['identities']} people")
-    out.print(f"{summary['frames']} frames -> {output}; ground truth in {output / 'gt'}")
+    out.print(f"{summary['frames']} frames -> {output}; ground truth in {output / 'gt'}; layout {summary['cameras']}")

@@ -12,23 +12,38 @@ from reidkit.cli.common import DeviceOption, JsonOption, err, out, print_json
 
 
 def track(
-    sources: list[str] = typer.Argument(
-        ...,
+    sources: Optional[list[str]] = typer.Argument(
+        None,
         help="Videos (any OpenCV-readable file, raw .264 too), image folders, rtsp:// or http(s):// streams, or a "
-        "webcam index; several = several cameras sharing one identity gallery.",
+        "webcam index; several = several cameras tracked at once, sharing one identity fusion. May be omitted "
+        "when --cameras gives each camera's source.",
     ),
+    output: Path = typer.Option(..., "--output", "-o", help="Folder for <camera>.mp4, <camera>.txt, events.jsonl."),
+    cameras_file: Optional[Path] = typer.Option(
+        None, "--cameras", help="Cameras TOML: names, sources, homographies, transit links (docs/tracking.md)."
+    ),
+    camera: Optional[list[str]] = typer.Option(None, "--camera", help="Camera names, one per source."),
+    realtime: bool = typer.Option(False, "--realtime", help="Pace files at their frame rate, like live cameras."),
     max_retries: Optional[int] = typer.Option(
         None, "--max-retries", min=0, help="Live streams: give up after N failed reconnections (default: never)."
     ),
-    output: Path = typer.Option(..., "--output", "-o", help="Folder for <camera>.mp4, <camera>.txt, events.jsonl."),
+    webhook: Optional[str] = typer.Option(None, "--webhook", help="POST every event as JSON to this URL."),
+    mqtt: Optional[str] = typer.Option(
+        None, "--mqtt", help="Publish every event to mqtt://host[:port][/prefix] as <prefix>/<camera>/<event>."
+    ),
+    serve: Optional[str] = typer.Option(
+        None, "--serve", help="Live preview page on PORT or HOST:PORT (MJPEG per camera, identities visible)."
+    ),
     detector: Optional[str] = typer.Option(None, "--detector", help="Person detector (default: the catalog's)."),
     reid: Optional[str] = typer.Option(None, "--reid", help="Re-id model (default: the catalog's)."),
     no_reid: bool = typer.Option(False, "--no-reid", help="Motion only: no appearance, no re-identification."),
     reid_threshold: float = typer.Option(
         0.97, "--reid-threshold", min=0.0, max=1.0, help="P(same) to give a track an old id."
     ),
-    camera: Optional[list[str]] = typer.Option(None, "--camera", help="Camera names, one per source."),
     stride: int = typer.Option(1, "--stride", min=1, help="Process every N-th frame."),
+    detect_every: int = typer.Option(
+        1, "--detect-every", min=1, help="Run the detector on every N-th processed frame; motion only in between."
+    ),
     min_height: float = typer.Option(
         0.0, "--min-height", min=0.0, help="Ignore detections shorter than this (pixels)."
     ),
@@ -44,21 +59,13 @@ def track(
     device: str = DeviceOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Detect, track and re-identify people; writes annotated video, MOTChallenge tracks and an event log."""
+    """Detect, track and re-identify people on every camera at once; writes annotated video, MOTChallenge tracks
+    and an event log, and feeds the sinks asked for (gallery, webhook, MQTT, live preview)."""
     from reidkit.files import make_dir
-    from reidkit.pipeline import PipelineConfig, run_videos
+    from reidkit.pipeline import PipelineConfig, RunOptions, run_videos
+    from reidkit.track.plan import plan_cameras
 
-    if camera and len(camera) != len(sources):
-        from reidkit.cli.common import fail
-
-        fail(f"give one --camera per source ({len(sources)}), got {len(camera)}")
-    from reidkit.sources import is_live
-
-    for source in sources:
-        if not is_live(source) and not Path(source).exists():
-            from reidkit.errors import NotFoundError
-
-            raise NotFoundError(f"source not found: {source}")
+    sources_list, names, layout = plan_cameras(list(sources or []), list(camera or []), cameras_file)
     make_dir(output)
     config = PipelineConfig(
         detector=detector,
@@ -68,25 +75,32 @@ def track(
         reid_threshold=reid_threshold,
         min_box_height=min_height,
         stride=stride,
+        detect_every=detect_every,
     )
     store = None
     if gallery is not None:
         from reidkit.gallery import open_gallery
 
         store = open_gallery(gallery)
+    options = RunOptions(
+        write_video=not no_video,
+        max_frames=max_frames,
+        gallery=store,
+        gallery_stride=gallery_stride,
+        attributes=not no_attributes,
+        max_retries=max_retries,
+        realtime=realtime,
+        webhook=webhook,
+        mqtt=mqtt,
+        serve=serve,
+    )
+    if serve is not None and not as_json:
+        from reidkit.preview import parse_serve
+
+        host, port = parse_serve(serve)
+        err.print(f"live preview: http://{host}:{port}/")
     try:
-        summary = run_videos(
-            list(sources),
-            output,
-            config,
-            write_video=not no_video,
-            cameras=list(camera) if camera else None,
-            max_frames=max_frames,
-            gallery=store,
-            gallery_stride=gallery_stride,
-            attributes=not no_attributes,
-            max_retries=max_retries,
-        )
+        summary = run_videos(sources_list, output, config, names, layout, options)
     finally:
         if store is not None:
             store.close()
@@ -94,8 +108,16 @@ def track(
         print_json(summary)
         return
     for s in summary["sources"]:
-        out.print(f"{s['camera']}: {s['frames']} frames in {s['seconds']} s ({s['fps']} frames/s) -> {s['results']}")
-    out.print(f"{summary['identities']} identities; events: {output / 'events.jsonl'}")
+        line = f"{s['camera']}: {s['frames']} frames ({s['fps']} frames/s)"
+        if s.get("dropped"):
+            line += f", {s['dropped']} dropped"
+        if "latency_ms_p95" in s:
+            line += f", latency p95 {s['latency_ms_p95']} ms"
+        out.print(f"{line} -> {s['results']}")
+    out.print(
+        f"{summary['identities']} identities; {summary['frames_per_second']} frames/s together in "
+        f"{summary['seconds']} s; events: {output / 'events.jsonl'}"
+    )
     for notice in summary.get("warnings", []):
         err.print(f"warning: {escape(notice)}")
 

@@ -8,11 +8,13 @@ clipped to the view). Multi-camera tracking can then be measured on data with kn
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
 import numpy as np
 
+from reidkit.cameras import Camera, CameraLayout, Link, layout_toml
 from reidkit.data.mot import read_mot_gt, seqinfo_size
 from reidkit.errors import DatasetError, InputError
 
@@ -54,8 +56,16 @@ def split_views(
     scale: float | None = None,
     min_inside: float = 0.6,
     max_frames: int | None = None,
+    transit_max_s: float = 10.0,
+    ground_radius: float = 0.05,
 ) -> dict:
-    """Write OUT/view<k>.mp4 and OUT/gt/view<k>.txt for each view; returns a summary."""
+    """Write OUT/view<k>.mp4 and OUT/gt/view<k>.txt for each view, and OUT/cameras.toml describing the layout;
+    returns a summary.
+
+    The cameras file is what the builder knows of the geometry: each view's homography is its shift into the
+    source frame (the source frame is the "ground plane", `ground_radius` a fraction of its width); neighbouring
+    views that overlap are declared `overlap = true`, the others are linked with a transit window of
+    0..`transit_max_s` seconds."""
     import cv2
 
     from reidkit.files import make_dir
@@ -88,7 +98,8 @@ def split_views(
             writer.release()
     if frames == 0:
         raise DatasetError(f"no frames could be read from {video}")
-    summary = {"views": {}, "frames": frames, "scale": scale}
+    (out / "cameras.toml").write_text(layout_toml(views_layout(names, strips, width, transit_max_s, ground_radius)))
+    summary = {"views": {}, "frames": frames, "scale": scale, "cameras": str(out / "cameras.toml")}
     for name, (x0, x1) in zip(names, strips):
         rows = view_rows(gt[gt[:, 0] <= frames], x0, x1, min_inside)
         np.savetxt(out / "gt" / f"{name}.txt", rows, fmt="%g", delimiter=",")
@@ -100,3 +111,21 @@ def split_views(
             "identities": int(len(np.unique(rows[valid, 1]))),
         }
     return summary
+
+
+def views_layout(
+    names: list[str], strips: list[tuple[int, int]], width: int, transit_max_s: float, ground_radius: float
+) -> CameraLayout:
+    """The camera layout of side-by-side strips of one frame (see split_views)."""
+    cameras = {}
+    for name, (x0, _) in zip(names, strips):
+        shift = np.array([[1.0, 0.0, x0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+        cameras[name] = Camera(name, None, shift)
+    links = []
+    order = sorted(range(len(strips)), key=lambda k: strips[k][0])
+    for a, b in zip(order, order[1:]):
+        overlap = strips[a][1] > strips[b][0]
+        lo, hi = (0.0, math.inf) if overlap else (0.0, float(transit_max_s))
+        for s, t in ((a, b), (b, a)):
+            links.append(Link(names[s], names[t], lo, hi, overlap))
+    return CameraLayout(cameras, tuple(links), ground_radius * width, None)

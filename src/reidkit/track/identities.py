@@ -29,6 +29,7 @@ class Identity:
     last_frame: int = -1
     last_box: np.ndarray | None = None
     sightings: int = 0
+    last_time: float = 0.0  # seconds (file time or wall clock) of the last sighting
 
 
 class IdentityGallery:
@@ -80,34 +81,56 @@ class IdentityGallery:
         ]
         if not candidates or len(features) == 0:
             return None, 0.0
-        query = np.asarray(features, np.float64).mean(axis=0)  # unnormalised: mean·mean = mean pairwise cosine
-        sims = np.array([np.mean(np.stack(c.exemplars), axis=0) @ query for c in candidates])
-        best = int(np.argmax(sims))
-        prob = float(logistic(sims[best], self.calibration))
+        probs = self.probabilities(features, [c.identity_id for c in candidates])
+        best = int(np.argmax(probs))
+        prob = float(probs[best])
         return (candidates[best].identity_id, prob) if prob > self.threshold else (None, prob)
 
-    def new(self, features: np.ndarray, camera: str, frame: int, box: np.ndarray | None = None) -> int:
-        """Create an identity from a track's features; returns its id."""
-        feats = np.asarray(features, np.float64).reshape(-1, features.shape[-1])
-        mean = feats.mean(axis=0)
+    def probabilities(self, features: np.ndarray, identity_ids: list[int]) -> np.ndarray:
+        """Calibrated P(same person) of a track's unit-norm features (K×D) against each listed identity."""
+        if not identity_ids or len(features) == 0:
+            return np.zeros(len(identity_ids))
+        query = np.asarray(features, np.float64).mean(axis=0)  # unnormalised: mean·mean = mean pairwise cosine
+        exemplars = [self.identities[i].exemplars for i in identity_ids]
+        sims = np.array([np.mean(np.stack(e), axis=0) @ query if e else -1.0 for e in exemplars])
+        probs = np.asarray(logistic(sims, self.calibration), np.float64).reshape(-1)
+        return np.where([bool(e) for e in exemplars], probs, 0.0)
+
+    def new(
+        self, features: np.ndarray, camera: str, frame: int, box: np.ndarray | None = None, time: float | None = None
+    ) -> int:
+        """Create an identity from a track's features (K×D, K may be 0); returns its id."""
+        feats = np.asarray(features, np.float64)
+        feats = feats.reshape(-1, feats.shape[-1]) if feats.size else np.zeros((0, 1))
+        mean = feats.mean(axis=0) if len(feats) else np.zeros(1)
         ident = Identity(self._next, mean / max(np.linalg.norm(mean), 1e-12), [f for f in feats[-self.max_exemplars :]])
         self._next += 1
         self.identities[ident.identity_id] = ident
-        self.seen(ident.identity_id, None, camera, frame, box)
+        self.seen(ident.identity_id, None, camera, frame, box, time)
         return ident.identity_id
 
     def seen(
-        self, identity_id: int, embedding: np.ndarray | None, camera: str, frame: int, box: np.ndarray | None = None
+        self,
+        identity_id: int,
+        embedding: np.ndarray | None,
+        camera: str,
+        frame: int,
+        box: np.ndarray | None = None,
+        time: float | None = None,
     ) -> None:
         """Record a sighting, folding its embedding into the identity's memory."""
         ident = self.identities[identity_id]
         ident.cameras.add(camera)
         ident.last_camera, ident.last_frame = camera, frame
+        if time is not None:
+            ident.last_time = float(time)
         if box is not None:
             ident.last_box = np.asarray(box, np.float64)
         ident.sightings += 1
         if embedding is not None:
             e = np.asarray(embedding, np.float64)
+            if ident.mean.shape != e.shape:  # an identity created without features
+                ident.mean = np.zeros_like(e)
             ident.mean = self.ema_alpha * ident.mean + (1 - self.ema_alpha) * e
             ident.mean /= max(np.linalg.norm(ident.mean), 1e-12)
             ident.exemplars.append(e)

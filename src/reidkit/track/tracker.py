@@ -63,7 +63,6 @@ class Track:
     last_frame: int = 0
     feature: np.ndarray | None = None
     confirmed: bool = False
-    identity: int | None = None  # global identity, set by the pipeline's gallery
     det_index: int = -1  # index of the detection matched this frame (-1: none)
     features: list[np.ndarray] = field(default_factory=list)
     last_mean: np.ndarray | None = None  # Kalman state at the last matched frame
@@ -146,6 +145,21 @@ class Tracker:
                 self.events.append(("removed", t))
         self.tracks = [t for t in self.tracks if t.state != TrackState.REMOVED]
         return [t for t in self.tracks if t.confirmed and t.state == TrackState.TRACKED and t.last_frame == self.frame]
+
+    def coast(self) -> list[Track]:
+        """Advance one frame without detections (a frame the detector skipped): motion only, no state changes;
+        returns the confirmed tracked tracks at their predicted boxes."""
+        self.frame += 1
+        self.events = []
+        for t in self.tracks:
+            t.det_index = -1
+        self._predict()
+        return [t for t in self.tracks if t.confirmed and t.state == TrackState.TRACKED]
+
+    def end(self, track_ids) -> None:
+        """Drop tracks now (superseded by another track of the same person)."""
+        gone = set(track_ids)
+        self.tracks = [t for t in self.tracks if t.track_id not in gone]
 
     # -- steps ----------------------------------------------------------------------------------
     def _predict(self) -> None:

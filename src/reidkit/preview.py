@@ -1,0 +1,216 @@
+"""Live preview of a tracking run: a page with every camera's annotated stream (MJPEG, at most 10 frames/s per
+camera) and the identities visible now, each linked to its history in this run. Standard library HTTP server in a
+thread; the tracker only hands it frames (`PreviewSink`), JPEG encoding is throttled so it costs little.
+
+    GET /                      the page
+    GET /stream/<camera>.mjpg  multipart/x-mixed-replace JPEG stream
+    GET /snapshot/<camera>.jpg the latest annotated frame
+    GET /identities.json       {camera: [{"id", "box", "since_s"}]}
+    GET /history/<id>.json     the events of one identity in this run (newest last, at most 200)
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import threading
+import time
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote
+
+from reidkit.errors import ConfigError
+from reidkit.sinks import Sink
+
+MAX_FPS = 10.0
+
+PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>reidkit live</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 1rem; background: #111; color: #eee; }}
+.cams {{ display: flex; flex-wrap: wrap; gap: 1rem; }}
+figure {{ margin: 0; }} img {{ max-width: 48vw; border: 1px solid #444; }}
+a {{ color: #8cf; }} li {{ margin: 0.2rem 0; }}
+</style></head><body>
+<h1>reidkit — live</h1>
+<div class="cams">{cameras}</div>
+<h2>Visible now</h2><ul id="visible"></ul>
+<h2>History</h2><pre id="history"></pre>
+<script>
+async function refresh() {{
+  try {{
+    const r = await fetch('/identities.json'); const data = await r.json();
+    const ul = document.getElementById('visible'); ul.innerHTML = '';
+    for (const [cam, people] of Object.entries(data)) for (const p of people) {{
+      const li = document.createElement('li'); const a = document.createElement('a');
+      a.href = '#'; a.textContent = 'person ' + p.id; a.dataset.id = p.id;
+      a.onclick = async (e) => {{ e.preventDefault();
+        const h = await (await fetch('/history/' + p.id + '.json')).json();
+        document.getElementById('history').textContent = h.map(
+          x => x.event + ' ' + x.camera + ' frame ' + x.frame).join('\\n'); }};
+      li.appendChild(a); li.appendChild(document.createTextNode(' in ' + cam)); ul.appendChild(li);
+    }}
+  }} catch (e) {{}}
+}}
+setInterval(refresh, 1000); refresh();
+</script></body></html>
+"""
+
+
+class PreviewHub:
+    """The latest JPEG per camera, who is visible, and each identity's recent events; thread-safe."""
+
+    def __init__(self, cameras: list[str], max_fps: float = MAX_FPS) -> None:
+        self.cameras = list(cameras)
+        self.min_interval = 1.0 / max_fps
+        self.cond = threading.Condition()
+        self.jpeg: dict[str, bytes] = {}
+        self.version: dict[str, int] = {c: 0 for c in cameras}
+        self.visible: dict[str, list[dict]] = {c: [] for c in cameras}
+        self.history: dict[int, deque] = {}
+        self._last: dict[str, float] = {}
+        self.closed = False
+
+    def frame(self, result) -> None:
+        import cv2
+
+        from reidkit.annotate import draw_tracks
+
+        now = time.monotonic()
+        self.visible[result.camera] = [
+            {"id": int(i), "box": [round(float(v), 1) for v in b]} for i, b in zip(result.ids, result.boxes)
+        ]
+        if now - self._last.get(result.camera, 0.0) < self.min_interval or result.image is None:
+            return
+        self._last[result.camera] = now
+        image = draw_tracks(result.image.copy(), result.boxes, result.ids)
+        ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 75])
+        if ok:
+            with self.cond:
+                self.jpeg[result.camera] = data.tobytes()
+                self.version[result.camera] = self.version.get(result.camera, 0) + 1
+                self.cond.notify_all()
+
+    def event(self, event: dict) -> None:
+        if "id" in event:
+            self.history.setdefault(int(event["id"]), deque(maxlen=200)).append(event)
+
+    def wait(self, camera: str, seen: int, timeout: float = 1.0) -> tuple[int, bytes | None]:
+        with self.cond:
+            self.cond.wait_for(lambda: self.closed or self.version.get(camera, 0) != seen, timeout=timeout)
+            return self.version.get(camera, 0), self.jpeg.get(camera)
+
+    def close(self) -> None:
+        with self.cond:
+            self.closed = True
+            self.cond.notify_all()
+
+
+def _handler(hub: PreviewHub):
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:  # quiet
+            pass
+
+        def _send(self, status: int, body: bytes, kind: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _json(self, data, status: int = 200) -> None:
+            self._send(status, json.dumps(data).encode(), "application/json")
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            path = unquote(self.path.split("?")[0])
+            if path == "/":
+                cams = "".join(
+                    f'<figure><img src="/stream/{html.escape(c)}.mjpg" alt="{html.escape(c)}">'
+                    f"<figcaption>{html.escape(c)}</figcaption></figure>"
+                    for c in hub.cameras
+                )
+                return self._send(200, PAGE.format(cameras=cams).encode(), "text/html; charset=utf-8")
+            if path == "/identities.json":
+                return self._json(hub.visible)
+            if path.startswith("/history/") and path.endswith(".json"):
+                key = path[len("/history/") : -len(".json")]
+                if not key.isdigit() or int(key) not in hub.history:
+                    return self._json({"error": f"no identity {key} in this run"}, 404)
+                return self._json(list(hub.history[int(key)]))
+            for prefix, suffix, stream in (("/stream/", ".mjpg", True), ("/snapshot/", ".jpg", False)):
+                if path.startswith(prefix) and path.endswith(suffix):
+                    camera = path[len(prefix) : -len(suffix)]
+                    if camera not in hub.cameras:
+                        return self._json({"error": f"no camera {camera!r}"}, 404)
+                    return self._stream(camera) if stream else self._snapshot(camera)
+            return self._json({"error": f"not found: {path}"}, 404)
+
+        def _snapshot(self, camera: str) -> None:
+            data = hub.jpeg.get(camera)
+            if data is None:
+                return self._json({"error": f"no frame from {camera} yet"}, 404)
+            self._send(200, data, "image/jpeg")
+
+        def _stream(self, camera: str) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            seen = -1
+            try:
+                while not hub.closed:
+                    version, data = hub.wait(camera, seen)
+                    if data is None or version == seen:
+                        continue
+                    seen = version
+                    self.wfile.write(
+                        b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                        + str(len(data)).encode()
+                        + b"\r\n\r\n"
+                        + data
+                        + b"\r\n"
+                    )
+                    self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+    return Handler
+
+
+def parse_serve(value: str) -> tuple[str, int]:
+    """PORT or HOST:PORT (the host defaults to 127.0.0.1)."""
+    host, _, port = str(value).rpartition(":")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"--serve needs PORT or HOST:PORT, got {value!r}")
+    return host or "127.0.0.1", int(port)
+
+
+class PreviewSink(Sink):
+    """Feeds a PreviewHub and serves it over HTTP while the run lasts."""
+
+    def __init__(self, serve: int | str, cameras: list[str]) -> None:
+        host, port = parse_serve(str(serve))
+        self.hub = PreviewHub(cameras)
+        try:
+            self.server = ThreadingHTTPServer((host, port), _handler(self.hub))
+        except OSError as exc:
+            raise ConfigError(f"--serve: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        self.server.daemon_threads = True
+        self.url = f"http://{host}:{self.server.server_address[1]}/"
+        self._thread = threading.Thread(target=self.server.serve_forever, name="reidkit-preview", daemon=True)
+        self._thread.start()
+
+    def frame(self, result) -> None:
+        self.hub.frame(result)
+
+    def event(self, event: dict) -> None:
+        self.hub.event(event)
+
+    def close(self) -> None:
+        self.hub.close()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def stats(self) -> dict:
+        return {"url": self.url}

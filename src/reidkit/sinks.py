@@ -1,0 +1,281 @@
+"""Outputs of the video runtime, as sinks you compose: annotated MP4, MOTChallenge txt, `events.jsonl`, gallery
+sightings, an HTTP webhook and MQTT. A sink receives every frame result (`frame`) and every event (`event`:
+track events and stream events) and is closed at the end, also on Ctrl-C. Sinks never stall the video: network
+sinks queue in memory (bounded, oldest dropped first) and deliver from their own thread.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+
+from reidkit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from reidkit.pipeline import FrameResult
+
+
+class Sink:
+    """Does nothing; subclasses override what they need."""
+
+    def event(self, event: dict) -> None:
+        """A track event (first_seen, reidentified, refound, lost, ended) or a stream event."""
+
+    def frame(self, result: "FrameResult") -> None:
+        """One camera frame's tracks, after its events."""
+
+    def close(self) -> None:
+        """Finish the output (files playable and complete)."""
+
+    def stats(self) -> dict:
+        """Counts worth a line in the run summary (delivered, dropped, ...)."""
+        return {}
+
+
+class EventLogSink(Sink):
+    """`events.jsonl`: one JSON object per line, flushed after every frame."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._file = open(self.path, "w", encoding="utf-8")
+        self._pending = False
+
+    def event(self, event: dict) -> None:
+        self._file.write(json.dumps(event) + "\n")
+        self._pending = True
+
+    def frame(self, result) -> None:
+        if self._pending:
+            self._file.flush()
+            self._pending = False
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class MotSink(Sink):
+    """`<camera>.txt` per camera in MOTChallenge format (frame, id, x, y, w, h, score, -1, -1, -1), written as
+    frames come (every camera's file exists even when nobody was seen)."""
+
+    def __init__(self, folder: str | Path, cameras: list[str]) -> None:
+        self.folder = Path(folder)
+        self._files = {c: open(self.folder / f"{c}.txt", "w", encoding="utf-8") for c in cameras}
+
+    def frame(self, result) -> None:
+        fh = self._files[result.camera]
+        for identity, (x0, y0, x1, y1), score in zip(result.ids, result.boxes, result.scores):
+            fh.write(
+                f"{result.frame + 1},{identity},{x0:.2f},{y0:.2f},{x1 - x0:.2f},{y1 - y0:.2f},{score:.4f},-1,-1,-1\n"
+            )
+        fh.flush()
+
+    def close(self) -> None:
+        for fh in self._files.values():
+            fh.close()
+
+
+class VideoSink(Sink):
+    """`<camera>.mp4` per camera: boxes in each identity's colour and a status line."""
+
+    def __init__(self, folder: str | Path, fps: dict[str, float], status: Callable[["FrameResult"], str]) -> None:
+        self.folder, self.fps, self.status = Path(folder), fps, status
+        self._writers: dict = {}
+
+    def frame(self, result) -> None:
+        from reidkit.annotate import draw_status, draw_tracks
+        from reidkit.video import VideoWriter
+
+        writer = self._writers.get(result.camera)
+        if writer is None:
+            writer = self._writers[result.camera] = VideoWriter(
+                self.folder / f"{result.camera}.mp4", self.fps[result.camera]
+            )
+        image = result.image.copy()
+        draw_tracks(image, result.boxes, result.ids)
+        draw_status(image, self.status(result))
+        writer.write(image)
+
+    def close(self) -> None:
+        for writer in self._writers.values():
+            writer.close()
+
+
+class GallerySink(Sink):
+    """Every `stride`-th frame's tracked people become gallery sightings linked to an identity per global id
+    ("person-<id>"), with the embeddings the tracker already computed (no second re-id pass)."""
+
+    def __init__(self, store, model_key: str, stride: int = 10, attributes=None, fps: dict | None = None) -> None:
+        self.store, self.model_key, self.stride, self.attributes = store, model_key, stride, attributes
+        self.fps = fps or {}
+        self.linked: dict[int, int] = {}
+        self.written = 0
+
+    def frame(self, result) -> None:
+        from reidkit.gallery.ops import attribute_fields, thumbnail
+        from reidkit.preprocess import crop
+
+        if result.frame % self.stride or result.embeddings is None:
+            return
+        keep = [
+            k
+            for k, b in enumerate(result.boxes)
+            if b[3] - b[1] >= 8 and b[2] - b[0] >= 4 and result.embeddings[k] is not None
+        ]
+        if not keep:
+            return
+        crops = [crop(result.image, result.boxes[k]) for k in keep]
+        extras = attribute_fields(self.attributes, crops)
+        infos = []
+        for k, extra in zip(keep, extras):
+            identity = result.ids[k]
+            if identity not in self.linked:
+                self.linked[identity] = self.store.add_identity(f"person-{identity}", {"global_id": identity})
+            infos.append(
+                {
+                    "identity_id": self.linked[identity],
+                    "source": result.source,
+                    "camera": result.camera,
+                    "frame": result.frame,
+                    "time": round(result.time, 3),
+                    "box": [round(float(v), 1) for v in result.boxes[k]],
+                    **extra,
+                }
+            )
+        vectors = np.stack([result.embeddings[k] for k in keep]).astype(np.float32)
+        self.store.add_sightings(vectors, self.model_key, infos, [thumbnail(c) for c in crops])
+        self.written += len(infos)
+
+    def stats(self) -> dict:
+        return {"sightings": self.written}
+
+
+class _QueuedSink(Sink):
+    """Events go into a bounded queue (the oldest dropped when full); a thread delivers them with retries and
+    exponential back-off. `close` waits at most `drain_s` for the queue to empty."""
+
+    def __init__(self, max_queue: int = 1000, retries: int = 5, first_delay: float = 0.5, drain_s: float = 5.0):
+        self._queue: queue.Queue = queue.Queue(maxsize=max_queue)
+        self.retries, self.first_delay, self.drain_s = retries, first_delay, drain_s
+        self.delivered = self.dropped = self.failed = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._worker, name=f"reidkit-{type(self).__name__}", daemon=True)
+        self._thread.start()
+
+    def event(self, event: dict) -> None:
+        while True:
+            try:
+                self._queue.put_nowait(event)
+                return
+            except queue.Full:
+                try:
+                    self._queue.get_nowait()
+                    self.dropped += 1
+                except queue.Empty:
+                    pass
+
+    def _worker(self) -> None:
+        while not (self._stop.is_set() and self._queue.empty()):
+            try:
+                event = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            delay = self.first_delay
+            for attempt in range(self.retries + 1):
+                try:
+                    self._send(event)
+                    self.delivered += 1
+                    break
+                except Exception:
+                    if attempt == self.retries or self._stop.wait(delay):
+                        self.failed += 1
+                        break
+                    delay = min(delay * 2, 30.0)
+
+    def _send(self, event: dict) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        deadline = time.monotonic() + self.drain_s
+        while not self._queue.empty() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._stop.set()
+        self._thread.join(timeout=self.drain_s)
+
+    def stats(self) -> dict:
+        return {"delivered": self.delivered, "dropped": self.dropped, "failed": self.failed}
+
+
+class WebhookSink(_QueuedSink):
+    """Each event as a JSON POST to an HTTP(S) URL."""
+
+    def __init__(self, url: str, timeout: float = 2.0, **kwargs) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"--webhook needs an http:// or https:// URL, got {url!r}")
+        self.url, self.timeout = url, timeout
+        super().__init__(**kwargs)
+
+    def _send(self, event: dict) -> None:
+        import urllib.request
+
+        request = urllib.request.Request(
+            self.url, json.dumps(event).encode(), {"Content-Type": "application/json"}, method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            if response.status >= 300:
+                raise OSError(f"webhook answered {response.status}")
+
+
+def parse_mqtt_url(url: str) -> tuple[str, int, str]:
+    """mqtt://host[:port][/topic/prefix] -> (host, port, prefix); the prefix defaults to "reidkit"."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme != "mqtt" or not parts.hostname:
+        raise ConfigError(f"--mqtt needs a URL like mqtt://host:1883/topic-prefix, got {url!r}")
+    try:
+        port = parts.port or 1883
+    except ValueError:
+        raise ConfigError(f"--mqtt: bad port in {url!r}") from None
+    return parts.hostname, port, parts.path.strip("/") or "reidkit"
+
+
+class MqttSink(Sink):
+    """Each event published as JSON to `<prefix>/<camera>/<event>` (QoS 1) through paho-mqtt, which queues while
+    the broker is away and reconnects by itself."""
+
+    def __init__(self, url: str, max_queue: int = 1000, client_id: str | None = None) -> None:
+        host, port, self.prefix = parse_mqtt_url(url)
+        try:
+            import paho.mqtt.client as mqtt
+        except ModuleNotFoundError:
+            raise ConfigError("--mqtt needs paho-mqtt: pip install 'reidkit[mqtt]'") from None
+        self.published = self.dropped = 0
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or "")
+        self.client.max_queued_messages_set(max_queue)
+        self.client.reconnect_delay_set(1, 30)
+        self.client.connect_async(host, port)
+        self.client.loop_start()
+
+    def event(self, event: dict) -> None:
+        topic = f"{self.prefix}/{event.get('camera', 'run')}/{event['event']}"
+        info = self.client.publish(topic, json.dumps(event), qos=1)
+        if info.rc == 0:
+            self.published += 1
+        else:
+            self.dropped += 1
+
+    def close(self) -> None:
+        deadline = time.monotonic() + 5
+        while self.client.want_write() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def stats(self) -> dict:
+        return {"published": self.published, "dropped": self.dropped}
