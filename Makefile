@@ -30,10 +30,12 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
 
-# Debian packages the tests drive: Chromium (page tests) and ffmpeg (its HTTP server feeds the live-stream
-# tests); installed when missing and apt-get can run (as root).
+# Debian packages the tests drive: Chromium (page tests), ffmpeg (its HTTP server feeds the live-stream tests
+# and it pushes video into the RTSP server), rtsp-server-perl (an RTSP server) and mosquitto (an MQTT broker);
+# installed when missing and apt-get can run (as root).
 browser:
-	@missing=""; for p in chromium ffmpeg; do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in chromium ffmpeg rtsp-server-perl mosquitto; do \
+	  command -v $$p >/dev/null 2>&1 || [ -x /usr/sbin/$$p ] || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \

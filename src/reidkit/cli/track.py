@@ -35,6 +35,9 @@ def track(
         None, "--serve", help="Live preview page on PORT or HOST:PORT (MJPEG per camera, identities visible)."
     ),
     detector: Optional[str] = typer.Option(None, "--detector", help="Person detector (default: the catalog's)."),
+    detector_precision: Optional[str] = typer.Option(
+        None, "--detector-precision", help="Detector precision, e.g. FP16-INT8 (default: the model's first)."
+    ),
     reid: Optional[str] = typer.Option(None, "--reid", help="Re-id model (default: the catalog's)."),
     no_reid: bool = typer.Option(False, "--no-reid", help="Motion only: no appearance, no re-identification."),
     reid_threshold: float = typer.Option(
@@ -69,6 +72,7 @@ def track(
     make_dir(output)
     config = PipelineConfig(
         detector=detector,
+        detector_precision=detector_precision,
         reid=reid,
         use_reid=not no_reid,
         device=device,
