@@ -158,23 +158,3 @@ def test_cameras_file_round_trip(tmp_path):
     assert again.link("b", "a").max_s == 30 and again.cameras["a"].source == "rtsp://x/1"
     assert again.ground_radius == 0.8 and not again.overlap("a", "b")
     assert again.transit("a", "b", 1.0) is None and again.transit("a", "b", 3.0) == 0.0
-
-
-def test_a_provisional_identity_is_merged_when_more_crops_say_who_it_is():
-    fusion = IdentityFusion(CAL, 0.9)
-    a = track(1, (10, 10, 50, 110), ALICE)
-    alice = see(fusion, "cam1", 0.0, a)
-    leave(fusion, "cam1", 1.0, a)
-    # Alice appears in cam2 half hidden: her first crops look like nobody known
-    blurred = unit([0.55, 0.0, 0.0, 0.835])
-    t = track(4, (10, 10, 50, 110), blurred)
-    t.hits = 2
-    first = see(fusion, "cam2", 5.0, t)
-    assert first != alice and fusion.count == 2
-    for k in range(3):  # then she is seen clearly
-        t.features.append(ALICE)
-        t.hits += 1
-        result = fusion.update("cam2", 5.1 + k / 10, 51 + k, [], [t], np.array([ALICE]))
-    assert result.ids[4] == alice and fusion.count == 1
-    merged = [e for e in result.events if e.get("replaces") == first]
-    assert merged and merged[0]["event"] == "reidentified" and merged[0]["id"] == alice

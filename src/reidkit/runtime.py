@@ -124,6 +124,8 @@ class Engine:
         self._latency = None
         self._throughput = None
         self._latency_request = None
+        self._queue = None
+        self._queue_lock = threading.Lock()
 
     @classmethod
     def for_model(
@@ -192,6 +194,26 @@ class Engine:
                 self._throughput = self._compile(self.batch_size, "THROUGHPUT")
             return self._throughput
 
+    def _async_queue(self):
+        """The engine's pool of asynchronous requests on the THROUGHPUT model, created once and reused (a pool
+        per call would be rebuilt for every frame of a video)."""
+        import openvino as ov
+
+        compiled = self._throughput_model()
+        with self._queue_lock:
+            if self._queue is None:
+                nreq = max(2, compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+                queue = ov.AsyncInferQueue(compiled, nreq)
+                size = self.batch_size
+
+                def done(request, userdata) -> None:
+                    results, offset = userdata
+                    results[offset] = request.get_output_tensor(0).data.reshape(size, -1).copy()
+
+                queue.set_callback(done)
+                self._queue = queue
+            return self._queue
+
     # -- inference ------------------------------------------------------------------------------
     def infer_one(self, image_nhwc: np.ndarray) -> np.ndarray:
         """Run one 1×H×W×3 uint8 tensor through the low-latency model; returns the flat output."""
@@ -225,28 +247,20 @@ class Engine:
         if total < self.batch_size:
             rows = [self.infer_one(img[None]) for chunk in chunks for img in chunk]
             return np.concatenate(rows) if rows else np.zeros((0, 0), np.float32)
-        import openvino as ov
-
-        compiled = self._throughput_model()
-        nreq = max(2, compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
-        queue = ov.AsyncInferQueue(compiled, nreq)
+        queue = self._async_queue()
         results: dict[int, np.ndarray] = {}
-
-        def done(request, offset: int) -> None:
-            results[offset] = request.get_output_tensor(0).data.reshape(self.batch_size, -1).copy()
-
-        queue.set_callback(done)
         tail: list[tuple[int, np.ndarray]] = []
         offset = 0
-        for chunk in _rechunk(chunks, self.batch_size):
-            if len(chunk) == self.batch_size:
-                queue.start_async({0: chunk}, offset)
-            else:
-                tail.append((offset, chunk))
-            offset += len(chunk)
+        with self._queue_lock:  # one stream at a time through the engine's request pool
+            for chunk in _rechunk(chunks, self.batch_size):
+                if len(chunk) == self.batch_size:
+                    queue.start_async({0: chunk}, (results, offset))
+                else:
+                    tail.append((offset, chunk))
+                offset += len(chunk)
+            queue.wait_all()
         for off, chunk in tail:
             results[off] = np.concatenate([self.infer_one(img[None]) for img in chunk])
-        queue.wait_all()
         if not results:
             return np.zeros((0, 0), np.float32)
         return np.concatenate([results[k] for k in sorted(results)])

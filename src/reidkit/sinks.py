@@ -116,17 +116,6 @@ class GallerySink(Sink):
         self.linked: dict[int, int] = {}
         self.written = 0
 
-    def event(self, event: dict) -> None:
-        """A provisional identity merged into an earlier one (`replaces`): its gallery identity follows."""
-        old, new = event.get("replaces"), event.get("id")
-        if old is None or old not in self.linked:
-            return
-        absorbed = self.linked.pop(old)
-        if new in self.linked:
-            self.store.merge(self.linked[new], absorbed)
-        else:
-            self.linked[new] = absorbed
-
     def frame(self, result) -> None:
         from reidkit.gallery.ops import attribute_fields, thumbnail
         from reidkit.preprocess import crop

@@ -12,9 +12,6 @@ decision; it never writes into tracker objects. The rules (see docs/tracking.md)
   layout's stated probability penalty outside it. Pairs without a link are unconstrained; in the same camera
   the motion gate applies (at most 1 + max_speed × seconds body heights from where they were last seen).
 - Appearance: the calibrated probability of the best candidate must exceed `threshold` (see identities.py).
-- A track confirmed as a new person is looked at again when it has more crops (after `recheck_hits` matched
-  frames): if it now matches someone seen before, its provisional identity is merged into theirs and a
-  `reidentified` event with `replaces` says so (sinks that stored the provisional identity merge it too).
 """
 
 from __future__ import annotations
@@ -55,7 +52,6 @@ class IdentityFusion:
         use_appearance: bool = True,
         max_speed: float = 1.0,
         present_s: float = 1.0,
-        recheck_hits: tuple[int, ...] = (5, 10, 20),
     ) -> None:
         self.gallery = IdentityGallery(calibration, threshold, max_speed=max_speed)
         self.layout = layout or CameraLayout()
@@ -63,8 +59,6 @@ class IdentityFusion:
         self.max_speed = max_speed
         self.present_s = present_s  # a camera's last frame older than this says nothing about "now"
         self._tracks: dict[tuple[str, int], int] = {}
-        self.recheck_hits = recheck_hits
-        self._provisional: dict[tuple[str, int], int] = {}  # track -> hits at its last check
         self._visible: dict[str, _Seen] = {}
         self._next_plain = 1
 
@@ -120,73 +114,8 @@ class IdentityFusion:
                 elif kind == "removed":
                     result.events.append(self._event("ended", track, identity, camera, frame, time))
                     del self._tracks[key]
-                    self._provisional.pop(key, None)
-        self._recheck(camera, time, frame, tracks, result)
         self._record(camera, time, frame, tracks, embeddings, result)
         return result
-
-    def _recheck(self, camera, time, frame, tracks, result: FusionResult) -> None:
-        """Provisional new identities whose track reached a check point are matched again with all its crops."""
-        if not self.use_appearance:
-            return
-        for t in tracks:
-            key = (camera, t.track_id)
-            if key not in self._provisional or t.state != TrackState.TRACKED:
-                continue
-            due = [h for h in self.recheck_hits if self._provisional[key] < h <= t.hits]
-            if not due:
-                continue
-            self._provisional[key] = t.hits
-            if t.hits >= max(self.recheck_hits):
-                del self._provisional[key]
-            mine = self._tracks[key]
-            if sum(1 for i in self._tracks.values() if i == mine) > 1:
-                continue  # another track holds this identity too: leave it
-            current = {
-                self._tracks[(camera, o.track_id)]: o.xyxy
-                for o in tracks
-                if (camera, o.track_id) in self._tracks and o.state == TrackState.TRACKED and o is not t
-            }
-            current[mine] = t.xyxy
-            ids, penalties, overlapping = self._candidates(camera, time, t, current)
-            _, far = self._ground_match(camera, t, overlapping)
-            keep = [k for k, i in enumerate(ids) if i not in far and i != mine]
-            if not keep or not t.features:
-                continue
-            ids, penalties = [ids[k] for k in keep], [penalties[k] for k in keep]
-            probs = self.gallery.probabilities(np.stack(t.features), ids) - np.array(penalties)
-            best = int(np.argmax(probs))
-            if probs[best] <= self.gallery.threshold:
-                continue
-            target = ids[best]
-            self._merge(mine, target)
-            self._tracks[key] = target
-            self._provisional.pop(key, None)
-            ident = self.gallery.identities[target]
-            result.events.append(
-                self._event(
-                    "reidentified",
-                    t,
-                    target,
-                    camera,
-                    frame,
-                    time,
-                    probability=round(float(probs[best]), 4),
-                    replaces=mine,
-                    last_camera=ident.last_camera,
-                    last_frame=ident.last_frame + 1,
-                )
-            )
-
-    def _merge(self, absorb: int, keep: int) -> None:
-        """Fold a provisional identity's appearance memory into another identity and forget it."""
-        gone = self.gallery.identities.pop(absorb)
-        target = self.gallery.identities[keep]
-        target.exemplars = (target.exemplars + gone.exemplars)[-self.gallery.max_exemplars :]
-        target.cameras |= gone.cameras
-        if gone.last_time >= target.last_time:
-            target.last_camera, target.last_frame, target.last_time = gone.last_camera, gone.last_frame, gone.last_time
-            target.last_box = gone.last_box
 
     def _record(self, camera, time, frame, tracks, embeddings, result: FusionResult) -> None:
         """Fold this frame's sightings into the identities; remember who is visible in this camera."""
@@ -232,7 +161,6 @@ class IdentityFusion:
             feats = np.stack(track.features) if track.features else np.zeros((0, 1))
             identity = self.gallery.new(feats, camera, frame, track.xyxy, time)
             result.events.append(self._event("first_seen", track, identity, camera, frame, time))
-            self._provisional[(camera, track.track_id)] = track.hits
             return identity
         ident = self.gallery.identities[identity]
         result.events.append(
