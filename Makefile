@@ -11,7 +11,7 @@ export REIDKIT_DATA   ?= $(SHARED)/data
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,train]'
+	$(PY) -m pip install --quiet -e '.[test,train,ray]'
 	# TrackEval's metric classes (HOTA/CLEAR/Identity) need none of its declared dependencies, one of which
 	# (opencv-python) would clash with opencv-python-headless: install it alone.
 	$(PY) -m pip install --quiet --no-deps 'trackeval==1.3.0'

@@ -142,7 +142,7 @@ def live_latency(video: Path, tmp: Path, seconds: float = 30.0) -> dict | None:
         port = s.getsockname()[1]
     server = subprocess.Popen(
         [ffmpeg, "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", str(video), "-an", "-r", "10"]
-        + ["-c:v", "mpeg1video", "-q:v", "5", "-f", "mpegts", "-listen", "1", f"http://127.0.0.1:{port}/live.ts"],
+        + ["-c:v", "mpeg4", "-q:v", "5", "-f", "mpegts", "-listen", "1", f"http://127.0.0.1:{port}/live.ts"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

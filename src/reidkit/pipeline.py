@@ -90,6 +90,15 @@ class Pipeline:
         """Global identities given so far."""
         return self.fusion.count
 
+    def reset(self) -> None:
+        """Forget every camera and identity (the models stay loaded): a new, independent run."""
+        fusion = self.fusion
+        self.fusion = IdentityFusion(
+            fusion.gallery.calibration, fusion.gallery.threshold, fusion.layout, fusion.use_appearance
+        )
+        self.trackers.clear()
+        self._frames_seen.clear()
+
     def tracker(self, camera: str, fps: float) -> Tracker:
         """The camera's tracker (created on its first frame)."""
         if camera not in self.trackers:

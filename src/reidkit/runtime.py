@@ -8,6 +8,7 @@ only resizes and stacks uint8 crops.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -174,6 +175,9 @@ class Engine:
             model.reshape({model.inputs[0].get_any_name(): [batch, spec.height, spec.width, 3]})
         try:
             config = {"PERFORMANCE_HINT": hint}
+            threads = os.environ.get("REIDKIT_THREADS", "")
+            if threads.isdigit() and int(threads) > 0:  # a worker sharing a machine with others (scale/ray_jobs)
+                config["INFERENCE_NUM_THREADS"] = int(threads)
             if self.inference_precision:
                 config["INFERENCE_PRECISION_HINT"] = self.inference_precision
             return core().compile_model(model, self.device, config)

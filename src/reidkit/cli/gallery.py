@@ -288,6 +288,14 @@ def index(
     stride: int = typer.Option(10, "--stride", min=1, help="Every N-th video frame."),
     detector: Optional[str] = typer.Option(None, "--detector", help="Person detector (default: the catalog's)."),
     faces: bool = typer.Option(False, "--faces", help="Store every detected face (face model) instead of people."),
+    ray: Optional[str] = typer.Option(
+        None,
+        "--ray",
+        help="Index on Ray: no ADDRESS (or 'local') starts a local Ray for the run; 'auto' or ray://host:port "
+        "joins a cluster.",
+    ),
+    segment_s: float = typer.Option(600.0, "--segment-s", min=1.0, help="With --ray: seconds of video per task."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="With --ray: pool size (default: CPUs)."),
     as_json: bool = JsonOption,
 ) -> None:
     """Detect people (or faces) in footage and store every detection as a searchable sighting.
@@ -298,16 +306,36 @@ def index(
     from reidkit.gallery.ops import FaceFinder, PersonFinder, index_media, media_files
 
     files = media_files(paths)  # missing paths are refused before any gallery is created
+    if ray is not None:
+        if faces:
+            from reidkit.cli.common import fail
+
+            fail("--faces is not available with --ray yet")
+        from reidkit.scale.ray_jobs import ray_index
+
+        summary = ray_index(
+            files, state["db"], ray, stride, camera, state["model"], detector, segment_s=segment_s, workers=workers
+        )
+        _print_index(summary, as_json)
+        return
     if faces:
         finder = FaceFinder(_face_reid())
     else:
         finder = PersonFinder(_embedder(), Detector(detector, confidence=0.5), attributes=_attributes())
     with _store(create=True) as store:
         summary = index_media(store, finder, files, stride, camera)
+    _print_index(summary, as_json)
+
+
+def _print_index(summary: dict, as_json: bool) -> None:
     if as_json:
         print_json(summary)
         return
-    already = f" ({summary['already_stored']} already stored)" if summary["already_stored"] else ""
+    already = f" ({summary['already_stored']} already stored)" if summary.get("already_stored") else ""
+    if "workers" in summary:
+        already += f" on {len(summary['workers'])} workers, {summary['segments']} segments"
+        if summary["retried"]:
+            already += f", {summary['retried']} retried"
     out.print(f"{summary['sightings']} sightings from {summary['frames']} frames of {summary['files']} files{already}")
     for item in summary["skipped"]:
         err.print(f"skipped {escape(item['file'])}: {escape(item['reason'])}")

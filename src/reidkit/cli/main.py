@@ -71,6 +71,22 @@ def _one_line(message: str) -> int:
     return 2
 
 
+def _is_ray_address(text: str) -> bool:
+    import re
+
+    return text in ("local", "auto") or text.startswith("ray://") or re.fullmatch(r"[\w.-]+:\d+", text) is not None
+
+
+def optional_ray_address(argv: list[str]) -> list[str]:
+    """`--ray` may come without its ADDRESS (a local Ray for the run): give it "local" then."""
+    out = []
+    for k, arg in enumerate(argv):
+        out.append(arg)
+        if arg == "--ray" and (k + 1 == len(argv) or not _is_ray_address(argv[k + 1])):
+            out.append("local")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI; every failure becomes one line on stderr and exit code 2.
 
@@ -79,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     traceback.
     """
     try:
+        argv = optional_ray_address(list(sys.argv[1:] if argv is None else argv))
         result = app(args=argv, prog_name="reidkit", standalone_mode=False)
         return result if isinstance(result, int) else 0
     except SystemExit as exc:

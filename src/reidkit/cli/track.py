@@ -59,6 +59,14 @@ def track(
         None, "--gallery", help="Also store tracked people in this gallery (file or postgresql://URL)."
     ),
     gallery_stride: int = typer.Option(10, "--gallery-stride", min=1, help="Every N-th frame goes to the gallery."),
+    ray: Optional[str] = typer.Option(
+        None,
+        "--ray",
+        help="Track files on Ray, cut into segments: no ADDRESS (or 'local') starts a local Ray; 'auto' or "
+        "ray://host:port joins a cluster. With --cameras and live sources: one restartable actor per camera.",
+    ),
+    segment_s: float = typer.Option(600.0, "--segment-s", min=1.0, help="With --ray: seconds of video per task."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="With --ray: pool size (default: CPUs)."),
     device: str = DeviceOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -81,6 +89,9 @@ def track(
         stride=stride,
         detect_every=detect_every,
     )
+    if ray is not None:
+        _track_on_ray(sources_list, output, config, names, layout, ray, segment_s, workers, max_frames, as_json)
+        return
     store = None
     if gallery is not None:
         from reidkit.gallery import open_gallery
@@ -122,6 +133,32 @@ def track(
         f"{summary['identities']} identities; {summary['frames_per_second']} frames/s together in "
         f"{summary['seconds']} s; events: {output / 'events.jsonl'}"
     )
+    for notice in summary.get("warnings", []):
+        err.print(f"warning: {escape(notice)}")
+
+
+def _track_on_ray(sources, output, config, names, layout, address, segment_s, workers, max_frames, as_json):
+    from reidkit.sources import is_live
+
+    if any(is_live(str(s)) for s in sources):
+        from reidkit.scale.ray_live import ray_live
+
+        summary = ray_live(sources, output, config, names, layout, address, max_frames=max_frames)
+    else:
+        from reidkit.scale.ray_jobs import ray_track
+
+        summary = ray_track(sources, output, config, names, layout, address, segment_s, workers=workers)
+    if as_json:
+        print_json(summary)
+        return
+    for s in summary["sources"]:
+        out.print(f"{s['camera']}: {s['rows']} boxes -> {s['results']}")
+    line = f"{summary['identities']} identities"
+    if "segments" in summary:
+        line += f"; {summary['segments']} segments on {len(summary['workers'])} workers"
+        if summary["retried"]:
+            line += f", {summary['retried']} retried"
+    out.print(f"{line}; events: {output / 'events.jsonl'}")
     for notice in summary.get("warnings", []):
         err.print(f"warning: {escape(notice)}")
 

@@ -76,6 +76,15 @@ class IdentityFusion:
         """The global ids visible in each camera's latest frame."""
         return {camera: sorted(seen.boxes) for camera, seen in self._visible.items()}
 
+    def forget_camera(self, camera: str) -> int:
+        """A camera starts over (its tracker was lost with its process): its tracks end, its people stay
+        known and can be re-identified; returns how many tracks ended."""
+        keys = [k for k in self._tracks if k[0] == camera]
+        for k in keys:
+            del self._tracks[k]
+        self._visible.pop(camera, None)
+        return len(keys)
+
     # -- the update -----------------------------------------------------------------------------------------------
     def update(
         self,

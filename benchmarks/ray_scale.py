@@ -1,0 +1,144 @@
+"""Scale-out costs, every figure measured in the same run on this machine (docs/scaling.md uses them).
+
+1. Indexing 8 copies of the shared videos (`data/videos`: an MP4 of 1,394 frames and a raw H.264 stream) with
+   `--stride 10`: single process vs a local Ray pool (one worker per core, one inference thread each), wall time
+   including model loading on both sides; sighting counts must be identical.
+2. Unit costs: frames/s per core for detect + embed (+ attributes) when indexing, and for detect + track + embed
+   when tracking; bytes per sighting in SQLite and PostgreSQL; sightings/s written into PostgreSQL (COPY).
+
+    python benchmarks/ray_scale.py [--copies 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import numpy as np  # noqa: E402
+from common import data_root, machine  # noqa: E402
+
+
+def single(files, db: str) -> tuple[dict, float]:
+    from reidkit.attributes import AttributeRecognizer
+    from reidkit.detect import Detector
+    from reidkit.embed import Embedder
+    from reidkit.gallery import open_gallery
+    from reidkit.gallery.ops import PersonFinder, index_media
+
+    start = time.perf_counter()
+    finder = PersonFinder(Embedder(), Detector(confidence=0.5), attributes=AttributeRecognizer())
+    with open_gallery(db, create=True) as store:
+        summary = index_media(store, finder, files, 10, progress=False)
+    return summary, time.perf_counter() - start
+
+
+def on_ray(files, db: str) -> tuple[dict, float, float]:
+    import ray
+
+    from reidkit.scale.ray_jobs import ray_index
+
+    start = time.perf_counter()
+    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+    up = time.perf_counter() - start
+    try:
+        start = time.perf_counter()
+        summary = ray_index(files, db, stride=10, progress=False)
+        took = time.perf_counter() - start
+    finally:
+        ray.shutdown()
+    return summary, took, up
+
+
+def tracking_rate(video: Path, frames: int = 300) -> float:
+    from reidkit.pipeline import Pipeline, PipelineConfig
+    from reidkit.video import read_frames
+
+    p = Pipeline(PipelineConfig())
+    items = list(read_frames(video, limit=frames))
+    p.embed(items[0][1], p.detect(items[0][1]))
+    start = time.perf_counter()
+    for _ in p.process(items, "cam", 10.0):
+        pass
+    return len(items) / (time.perf_counter() - start)
+
+
+def postgres_costs(n: int = 20000) -> dict | None:
+    try:
+        import pgserver
+    except ModuleNotFoundError:
+        return None
+    from reidkit.gallery import open_gallery
+
+    with tempfile.TemporaryDirectory() as tmp:
+        server = pgserver.get_server(tmp, cleanup_mode="stop")
+        try:
+            url = server.get_uri()
+            rng = np.random.default_rng(0)
+            vectors = rng.normal(size=(n, 256)).astype(np.float32)
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            thumb = bytes(3000)  # a typical 64-px-high JPEG thumbnail
+            infos = [{"source": "bench.mp4", "camera": "c", "frame": k, "box": [0, 0, 10, 20]} for k in range(n)]
+            with open_gallery(url, create=True) as store:
+                start = time.perf_counter()
+                for k in range(0, n, 2000):
+                    store.add_sightings(vectors[k : k + 2000], "m", infos[k : k + 2000], [thumb] * 2000)
+                took = time.perf_counter() - start
+            import psycopg
+
+            with psycopg.connect(url) as con:
+                size = con.execute("SELECT pg_total_relation_size('sightings')").fetchone()[0]
+        finally:
+            server.cleanup()
+    return {"rows_per_s": n / took, "bytes_per_sighting": size / n}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--copies", type=int, default=8)
+    args = parser.parse_args()
+    print(f"machine: {machine()}\n")
+    videos = [p for p in sorted((data_root() / "videos").iterdir()) if p.suffix in (".mp4", ".264")]
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        files = []
+        for k in range(args.copies):
+            for v in videos:
+                link = tmp / "footage" / f"copy{k}-{v.name}"
+                link.parent.mkdir(exist_ok=True)
+                link.symlink_to(v)
+                files.append(link)
+        a, t_single = single(files, str(tmp / "single.db"))
+        b, t_ray, up = on_ray(files, str(tmp / "ray.db"))
+        print(f"### Indexing {len(files)} files ({a['frames']} frames at stride 10)\n")
+        print("| run | seconds | frames/s | sightings | × single process |\n|---|---|---|---|---|")
+        print(f"| single process | {t_single:.1f} | {a['frames'] / t_single:.1f} | {a['sightings']} | 1.00 |")
+        print(
+            f"| local Ray, {len(b['workers'])} workers | {t_ray:.1f} | {b['frames'] / t_ray:.1f} | {b['sightings']} | "
+            f"{t_single / t_ray:.2f} |"
+        )
+        print(
+            f"\nRay start-up (not in the figure above): {up:.1f} s; identical count: {a['sightings'] == b['sightings']}"
+        )
+        for name, w in b["workers"].items():
+            print(f"- worker {name}: {w['segments']} segments, {w['frames_per_second']} frames/s")
+        size = (tmp / "single.db").stat().st_size
+        print(f"\nSQLite: {size / max(a['sightings'], 1):.0f} bytes per sighting (index, thumbnails, attributes)")
+    cores = os.cpu_count() or 1
+    print(f"indexing: {a['frames'] / t_single / cores:.1f} frames/s per core (detect + embed + attributes)")
+    rate = tracking_rate(data_root() / "PETS09-S2L1/vtest.mp4")
+    print(f"tracking: {rate / cores:.1f} frames/s per core (detect + track + embed, PETS09 480×360)")
+    pg = postgres_costs()
+    if pg:
+        print(
+            f"PostgreSQL: {pg['rows_per_s']:.0f} sightings/s written (COPY, 2,000 per transaction), "
+            f"{pg['bytes_per_sighting']:.0f} bytes per sighting (table + HNSW-less indexes)"
+        )
+
+
+if __name__ == "__main__":
+    main()

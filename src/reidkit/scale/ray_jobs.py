@@ -1,0 +1,331 @@
+"""Archive indexing and tracking on Ray; the only module that imports Ray.
+
+A pool of plain actors (`SegmentWorker`), each loading its OpenVINO models once, takes video segments; paths
+travel, frames never go through the object store. The driver keeps two segments in flight per worker, gathers
+reports as they finish, and resubmits a segment whose worker died (the actor is restarted by Ray, on another node
+if its node is gone). Input errors (a corrupt video) come back as values and are reported by file name.
+
+Indexing writes sightings from the workers straight into a PostgreSQL gallery (COPY), or hands them to the
+driver for an embedded SQLite gallery. Sightings are keyed by (source, frame, box), so a retried segment never
+stores a sighting twice. Tracking returns tracklets; the driver stitches and links them (`scale.stitch`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from reidkit.errors import ConfigError, ReidkitError
+from reidkit.scale.segments import Segment
+from reidkit.scale.work import SegmentReport
+
+PASSED_ENV = ("REIDKIT_MODELS", "REIDKIT_DATA", "REIDKIT_CACHE")
+MAX_RETRIES = 5  # per segment, after its worker died
+RETRY_WAIT_S = 1.0  # a worker that just failed gets no new segment for this long (doubling per failure)
+
+
+def _ray():
+    try:
+        import ray
+    except ModuleNotFoundError:
+        raise ConfigError("--ray needs Ray: pip install 'reidkit[ray]'") from None
+    return ray
+
+
+@contextlib.contextmanager
+def connected(address: str | None = None, num_cpus: int | None = None):
+    """Ray for a run: an existing connection is used as it is; "local" (or None) starts a local Ray for the
+    run and stops it after; "auto" or "ray://host:port" joins an existing cluster."""
+    ray = _ray()
+    if ray.is_initialized():
+        yield ray
+        return
+    env = {k: os.environ[k] for k in PASSED_ENV if os.environ.get(k)}
+    kwargs = {"include_dashboard": False, "log_to_driver": False, "runtime_env": {"env_vars": env}}
+    try:
+        if address in (None, "", "local"):
+            ray.init(num_cpus=num_cpus or os.cpu_count(), **kwargs)
+        else:
+            ray.init(address=address, **kwargs)
+    except Exception as exc:  # Ray's own errors: no cluster there, version mismatch, ...
+        raise ConfigError(f"cannot connect to Ray at {address or 'a local cluster'}: {exc}") from None
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+class SegmentWorker:
+    """One worker of the pool: models loaded on first use, kept for every segment after."""
+
+    def __init__(self, task: str, settings: dict) -> None:
+        self.task, self.settings = task, settings
+        self._tool = None
+        self._store = None
+
+    def _index_tool(self):
+        from reidkit.attributes import AttributeRecognizer
+        from reidkit.detect import Detector
+        from reidkit.embed import Embedder
+        from reidkit.gallery.ops import PersonFinder
+
+        s = self.settings
+        attributes = AttributeRecognizer() if s.get("attributes", True) else None
+        finder = PersonFinder(Embedder(s.get("model"), s.get("precision")), Detector(s.get("detector"), confidence=0.5))
+        finder.attributes = attributes
+        return finder
+
+    def _track_tool(self):
+        from reidkit.pipeline import Pipeline
+
+        return Pipeline(self.settings["config"])
+
+    def run(self, segment: Segment) -> SegmentReport:
+        from reidkit.scale.work import index_segment, track_segment, worker_name
+
+        try:
+            if self._tool is None:
+                self._tool = self._index_tool() if self.task == "index" else self._track_tool()
+            if self.task == "index":
+                db = self.settings.get("db")
+                if db and self._store is None and db.startswith(("postgresql://", "postgres://")):
+                    from reidkit.gallery import open_gallery
+
+                    self._store = open_gallery(db)
+                return index_segment(self._tool, segment, self.settings.get("stride", 10), self._store)
+            return track_segment(self._tool, segment)
+        except ReidkitError as exc:  # a bad model or gallery: every segment would fail the same way
+            return SegmentReport(segment, worker_name(), error=f"worker: {exc}")
+
+
+def run_pool(
+    ray,
+    segments: list[Segment],
+    task: str,
+    settings: dict,
+    workers: int | None = None,
+    on_report: Callable[[SegmentReport], None] | None = None,
+    progress: bool = True,
+    cpus_per_worker: float = 1.0,
+) -> dict:
+    """Run every segment on a pool of actors; returns {"retried", "failed", "workers": {...}}."""
+    from ray.exceptions import RayActorError, RayTaskError, WorkerCrashedError
+    from tqdm import tqdm
+
+    if workers is None:
+        workers = max(1, int(ray.cluster_resources().get("CPU", 1) // cpus_per_worker))
+    threads = str(max(1, int(cpus_per_worker)))
+    actor = ray.remote(SegmentWorker).options(
+        num_cpus=cpus_per_worker,
+        max_restarts=-1,
+        max_task_retries=0,
+        runtime_env={"env_vars": {"REIDKIT_THREADS": threads}},
+    )
+    pool = [actor.remote(task, settings) for _ in range(min(workers, max(1, len(segments))))]
+    total = sum(s.frames or 0 for s in segments) or None
+    bar = tqdm(total=total, unit="frame", desc=f"{task} on {len(pool)} workers", disable=not progress or None)
+    todo = list(range(len(segments)))
+    tries = {k: 0 for k in todo}
+    running: dict = {}  # object ref -> (segment number, actor)
+    load = {id(a): 0 for a in pool}
+    resting = {id(a): (0.0, 0) for a in pool}  # actor -> (until when, failures in a row)
+    stats: dict = {"retried": 0, "failed": [], "workers": {}}
+    try:
+        while todo or running:
+            now = time.monotonic()
+            ready = [a for a in pool if load[id(a)] < 2 and resting[id(a)][0] <= now]
+            while todo and ready:
+                a = min(ready, key=lambda x: load[id(x)])
+                k = todo.pop(0)
+                running[a.run.remote(segments[k])] = (k, a)
+                load[id(a)] += 1
+                ready = [a for a in ready if load[id(a)] < 2]
+            if not running:  # every worker is resting after a failure
+                time.sleep(min(resting[id(a)][0] for a in pool) - now)
+                continue
+            done, _ = ray.wait(list(running), num_returns=1, timeout=RETRY_WAIT_S)
+            if not done:
+                continue
+            ref = done[0]
+            k, a = running.pop(ref)
+            load[id(a)] -= 1
+            try:
+                report = ray.get(ref)
+            except (RayActorError, WorkerCrashedError, RayTaskError) as exc:  # the worker died: try again
+                failures = resting[id(a)][1] + 1
+                resting[id(a)] = (time.monotonic() + RETRY_WAIT_S * 2 ** min(failures - 1, 5), failures)
+                tries[k] += 1
+                if tries[k] > MAX_RETRIES:
+                    stats["failed"].append({"file": segments[k].path, "segment": segments[k].index, "reason": str(exc)})
+                else:
+                    stats["retried"] += 1
+                    todo.append(k)
+                bar.set_postfix(retried=stats["retried"], failed=len(stats["failed"]))
+                continue
+            resting[id(a)] = (0.0, 0)
+            w = stats["workers"].setdefault(report.worker, {"segments": 0, "frames": 0, "seconds": 0.0})
+            w["segments"] += 1
+            w["frames"] += report.frames
+            w["seconds"] += report.seconds
+            if on_report is not None:
+                on_report(report)
+            bar.update(report.segment.frames or report.frames)
+            bar.set_postfix(retried=stats["retried"], failed=len(stats["failed"]))
+    finally:
+        bar.close()
+        for a in pool:
+            with contextlib.suppress(Exception):
+                ray.kill(a)
+    for w in stats["workers"].values():
+        w["seconds"] = round(w["seconds"], 2)
+        w["frames_per_second"] = round(w["frames"] / max(w["seconds"], 1e-9), 2)
+    return stats
+
+
+def ray_index(
+    paths,
+    db: str,
+    address: str | None = None,
+    stride: int = 10,
+    camera: str | None = None,
+    model: str | None = None,
+    detector: str | None = None,
+    attributes: bool = True,
+    segment_s: float = 600.0,
+    workers: int | None = None,
+    progress: bool = True,
+) -> dict:
+    """`reidkit gallery index --ray`: the same sightings as a single-process index, made by a worker pool."""
+    from reidkit.gallery import open_gallery
+    from reidkit.gallery.ops import media_files
+    from reidkit.scale.work import media_segments
+
+    files = media_files(paths)
+    segments, skipped = media_segments(files, camera, segment_s)
+    started = time.perf_counter()
+    counts = {"frames": 0, "sightings": 0, "found": 0}
+    postgres = db.startswith(("postgresql://", "postgres://"))
+    warnings: list[str] = []
+    with open_gallery(db, create=True) as store:
+        if model is None:
+            model = store.model_of("person")
+
+        def take(report: SegmentReport) -> None:
+            if report.error:
+                skipped.append({"file": report.segment.path, "reason": report.error})
+                return
+            counts["frames"] += report.frames
+            counts["sightings"] += report.stored
+            if report.payload is not None:
+                batch = report.payload
+                counts["sightings"] += len(store.add_sightings(batch.vectors, batch.model, batch.infos, batch.thumbs))
+                counts["found"] += len(batch.infos)
+
+        settings = {
+            "db": db if postgres else None,
+            "stride": stride,
+            "model": model,
+            "detector": detector,
+            "attributes": attributes,
+        }
+        with connected(address) as ray:
+            stats = run_pool(ray, segments, "index", settings, workers, take, progress)
+    bad = {s["file"] for s in skipped}
+    return {
+        "files": len({s.path for s in segments} - bad),
+        "frames": counts["frames"],
+        "sightings": counts["sightings"],
+        "skipped": skipped + stats["failed"],
+        "warnings": warnings,
+        "segments": len(segments),
+        "retried": stats["retried"],
+        "workers": stats["workers"],
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def ray_track(
+    sources,
+    out_dir,
+    config,
+    cameras: list[str] | None = None,
+    layout=None,
+    address: str | None = None,
+    segment_s: float = 600.0,
+    overlap_s: float = 5.0,
+    workers: int | None = None,
+    progress: bool = True,
+) -> dict:
+    """`reidkit track FILES --ray`: segments tracked by a worker pool, stitched and linked on the driver with the
+    same fusion rules as the single-machine runtime; writes `<camera>.txt`, `events.jsonl`, `summary.json`."""
+    import json
+
+    from reidkit.files import make_dir
+    from reidkit.models.catalog import model_or_default
+    from reidkit.models.store import ModelStore
+    from reidkit.scale.stitch import link, stitch
+    from reidkit.scale.work import media_segments
+    from reidkit.sources import camera_names, is_live
+    from reidkit.track.fusion import IdentityFusion
+    from reidkit.verify import UNCALIBRATED
+
+    if any(is_live(str(s)) for s in sources):
+        raise ConfigError("--ray tracks files; live cameras on Ray take a cameras file (--cameras) instead")
+    out = make_dir(Path(out_dir))
+    names = camera_names(sources, cameras)
+    segments: list[Segment] = []
+    skipped: list[dict] = []
+    for source, name in zip(sources, names):
+        found, bad = media_segments([source], name, segment_s, overlap_s)
+        segments += found
+        skipped += bad
+    tracklets = []
+    started = time.perf_counter()
+
+    def take(report: SegmentReport) -> None:
+        if report.error:
+            skipped.append({"file": report.segment.path, "reason": report.error})
+        elif report.payload:
+            tracklets.extend(report.payload)
+
+    with connected(address) as ray:
+        stats = run_pool(ray, segments, "track", {"config": config}, workers, take, progress)
+    spec = ModelStore().resolve(model_or_default(config.reid, "person-reid-tracking"), config.reid_precision).spec
+    calibration = (spec.calibration if spec else None) or UNCALIBRATED
+    fusion = IdentityFusion(calibration, config.reid_threshold, layout, use_appearance=config.use_reid)
+    tracks = stitch(tracklets)
+    ids, events = link(tracks, fusion)
+    rows: dict[str, list] = {n: [] for n in names}
+    for k, track in enumerate(tracks):
+        for frame, x0, y0, x1, y1, score in track.rows:
+            rows[track.camera].append((int(frame) + 1, ids[k], x0, y0, x1 - x0, y1 - y0, score))
+    for name, camera_rows in rows.items():
+        camera_rows.sort()
+        lines = [f"{f},{i},{x:.2f},{y:.2f},{w:.2f},{h:.2f},{s:.4f},-1,-1,-1" for f, i, x, y, w, h, s in camera_rows]
+        (out / f"{name}.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
+    with open(out / "events.jsonl", "w", encoding="utf-8") as fh:
+        for event in sorted(events, key=lambda e: e["time_s"]):
+            fh.write(json.dumps(event) + "\n")
+    seconds = time.perf_counter() - started
+    frames = int(sum(w["frames"] for w in stats["workers"].values()))
+    summary = {
+        "sources": [
+            {"source": str(s), "camera": n, "results": str(out / f"{n}.txt"), "rows": len(rows[n])}
+            for s, n in zip(sources, names)
+        ],
+        "identities": len(set(ids.values())),
+        "segments": len(segments),
+        "tracklets": len(tracklets),
+        "retried": stats["retried"],
+        "skipped": skipped + stats["failed"],
+        "workers": stats["workers"],
+        "frames": frames,
+        "seconds": round(seconds, 2),
+        "frames_per_second": round(frames / max(seconds, 1e-9), 2),
+        "warnings": [f"skipped {s['file']}: {s['reason']}" for s in skipped + stats["failed"]],
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    return summary
