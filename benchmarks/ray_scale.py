@@ -81,7 +81,7 @@ def postgres_costs(n: int = 20000) -> dict | None:
             rng = np.random.default_rng(0)
             vectors = rng.normal(size=(n, 256)).astype(np.float32)
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-            thumb = bytes(3000)  # a typical 64-px-high JPEG thumbnail
+            thumb = rng.bytes(3500)  # as large as a 64-px-high JPEG thumbnail, and as incompressible
             infos = [{"source": "bench.mp4", "camera": "c", "frame": k, "box": [0, 0, 10, 20]} for k in range(n)]
             with open_gallery(url, create=True) as store:
                 start = time.perf_counter()
@@ -100,8 +100,12 @@ def postgres_costs(n: int = 20000) -> dict | None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--copies", type=int, default=8)
+    parser.add_argument("--only-postgres", action="store_true", help="only the PostgreSQL write costs")
     args = parser.parse_args()
     print(f"machine: {machine()}\n")
+    if args.only_postgres:
+        print_postgres()
+        return
     videos = [p for p in sorted((data_root() / "videos").iterdir()) if p.suffix in (".mp4", ".264")]
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -132,6 +136,10 @@ def main() -> None:
     print(f"indexing: {a['frames'] / t_single / cores:.1f} frames/s per core (detect + embed + attributes)")
     rate = tracking_rate(data_root() / "PETS09-S2L1/vtest.mp4")
     print(f"tracking: {rate / cores:.1f} frames/s per core (detect + track + embed, PETS09 480×360)")
+    print_postgres()
+
+
+def print_postgres() -> None:
     pg = postgres_costs()
     if pg:
         print(

@@ -158,3 +158,23 @@ def test_cameras_file_round_trip(tmp_path):
     assert again.link("b", "a").max_s == 30 and again.cameras["a"].source == "rtsp://x/1"
     assert again.ground_radius == 0.8 and not again.overlap("a", "b")
     assert again.transit("a", "b", 1.0) is None and again.transit("a", "b", 3.0) == 0.0
+
+
+def test_slim_tracks_keep_what_fusion_decides_on():
+    import pickle
+
+    from reidkit.scale.ray_live import slim_tracks
+
+    big = track(9, (10, 10, 50, 110), ALICE)
+    big.features = list(np.random.default_rng(0).normal(size=(16, 256)))  # a real track: 16 crops of 256-d
+    assert len(pickle.dumps(slim_tracks([], [big])[1][0])) < len(pickle.dumps(big)) / 10  # appearance stays home
+    old = track(1, (10, 10, 50, 110), ALICE)
+    new = track(2, (200, 10, 240, 110), BOB)
+    events, tracks = slim_tracks([("confirmed", new)], [old, new])
+    assert tracks[1].features and tracks[0].track_id == 1 and np.allclose(tracks[0].xyxy, old.xyxy)
+    full, slim = IdentityFusion(CAL, 0.9), IdentityFusion(CAL, 0.9)
+    see(full, "cam1", 0.0, old)
+    see(slim, "cam1", 0.0, old)
+    a = full.update("cam1", 0.1, 1, [("confirmed", new)], [old, new], np.array([ALICE, BOB]))
+    b = slim.update("cam1", 0.1, 1, events, tracks, np.array([ALICE, BOB]))
+    assert a.ids == b.ids and [e["event"] for e in a.events] == [e["event"] for e in b.events]

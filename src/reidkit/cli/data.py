@@ -70,8 +70,11 @@ def split_views(
         help="A person counts in a view while this much of their box width is in it.",
     ),
     max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1),
-    transit_max: float = typer.Option(
-        10.0, "--transit-max", min=0.0, help="cameras.toml: the longest walk (s) across a blind strip."
+    transit_max: Optional[float] = typer.Option(
+        None,
+        "--transit-max",
+        min=0.0,
+        help="cameras.toml: link views across a blind strip with a 0..N s transit window (default: no link).",
     ),
     ground_radius: float = typer.Option(
         0.05, "--ground-radius", min=0.0, max=1.0, help="cameras.toml: same-spot radius, a fraction of the width."

@@ -56,7 +56,7 @@ def split_views(
     scale: float | None = None,
     min_inside: float = 0.6,
     max_frames: int | None = None,
-    transit_max_s: float = 10.0,
+    transit_max_s: float | None = None,
     ground_radius: float = 0.05,
 ) -> dict:
     """Write OUT/view<k>.mp4 and OUT/gt/view<k>.txt for each view, and OUT/cameras.toml describing the layout;
@@ -64,8 +64,9 @@ def split_views(
 
     The cameras file is what the builder knows of the geometry: each view's homography is its shift into the
     source frame (the source frame is the "ground plane", `ground_radius` a fraction of its width); neighbouring
-    views that overlap are declared `overlap = true`, the others are linked with a transit window of
-    0..`transit_max_s` seconds."""
+    views that overlap are declared `overlap = true`. With `transit_max_s`, neighbouring views that do not overlap
+    are linked with a transit window of 0..`transit_max_s` seconds (a hard rule: only right for a site where the
+    blind strip is the only way between them; without it they are unconstrained)."""
     import cv2
 
     from reidkit.files import make_dir
@@ -114,7 +115,7 @@ def split_views(
 
 
 def views_layout(
-    names: list[str], strips: list[tuple[int, int]], width: int, transit_max_s: float, ground_radius: float
+    names: list[str], strips: list[tuple[int, int]], width: int, transit_max_s: float | None, ground_radius: float
 ) -> CameraLayout:
     """The camera layout of side-by-side strips of one frame (see split_views)."""
     cameras = {}
@@ -125,6 +126,8 @@ def views_layout(
     order = sorted(range(len(strips)), key=lambda k: strips[k][0])
     for a, b in zip(order, order[1:]):
         overlap = strips[a][1] > strips[b][0]
+        if not overlap and transit_max_s is None:
+            continue
         lo, hi = (0.0, math.inf) if overlap else (0.0, float(transit_max_s))
         for s, t in ((a, b), (b, a)):
             links.append(Link(names[s], names[t], lo, hi, overlap))

@@ -110,7 +110,11 @@ class IdentityFusion:
                 current[identity] = track.xyxy
                 for other in tracks:  # a lost track of this person is superseded: it ends here
                     okey = (camera, other.track_id)
-                    if other is not track and self._tracks.get(okey) == identity and other.state == TrackState.LOST:
+                    if (
+                        other.track_id != track.track_id
+                        and self._tracks.get(okey) == identity
+                        and other.state == TrackState.LOST
+                    ):
                         result.ended.append(other.track_id)
                         result.events.append(self._event("ended", other, identity, camera, frame, time, "superseded"))
                         del self._tracks[okey]
