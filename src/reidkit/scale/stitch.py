@@ -114,14 +114,19 @@ def link(tracks: list[Track], fusion) -> tuple[dict[int, int], list[dict]]:
     moments.sort(key=lambda m: (m[0], m[1]))
     active: dict[str, dict[int, LiveTrack]] = {}
     ids: dict[int, int] = {}
+    segments_of: dict[int, set] = {}  # global id -> the (file, segment) pairs its tracks come from
     events: list[dict] = []
     for when, kind, k, row in moments:
         camera = tracks[k].camera
         here = active.setdefault(camera, {})
         if kind == 0:
             t = here[k] = live(k, row)
-            result = fusion.update(camera, when, int(row[0]), [("confirmed", t)], list(here.values()), None)
+            mine = {(tl.source, tl.segment) for tl in tracks[k].tracklets}
+            # a segment's own identity memory already told its people apart, under the same rules
+            exclude = {i for i, seen in segments_of.items() if seen & mine}
+            result = fusion.update(camera, when, int(row[0]), [("confirmed", t)], list(here.values()), None, exclude)
             ids[k] = result.ids.get(t.track_id, ids.get(k))
+            segments_of.setdefault(ids[k], set()).update(mine)
         else:
             t = here.get(k) or live(k, row)
             t.mean[:4] = kalman.xyxy_to_cxcywh(row[1:5])[0]

@@ -94,14 +94,17 @@ class IdentityFusion:
         events: list[tuple[str, Track]],
         tracks: list[Track],
         embeddings: np.ndarray | None = None,
+        exclude: set[int] | frozenset = frozenset(),
     ) -> FusionResult:
-        """One camera frame: the tracker's events, all its live tracks, this frame's detection embeddings."""
+        """One camera frame: the tracker's events, all its live tracks, this frame's detection embeddings.
+        Tracks confirmed in this frame cannot take an identity in `exclude` (known to be someone else)."""
         result = FusionResult()
         current = {
             self._tracks[(camera, t.track_id)]: t.xyxy
             for t in tracks
             if (camera, t.track_id) in self._tracks and t.state == TrackState.TRACKED
         }
+        current.update(dict.fromkeys(exclude))
         for kind, track in events:
             key = (camera, track.track_id)
             if kind == "confirmed":
