@@ -298,3 +298,68 @@ def test_live_preview_in_chromium_shows_moving_boxes(data_root, tmp_path, models
     hsv = cv2.cvtColor(b.astype(np.uint8), cv2.COLOR_BGR2HSV)
     assert ((hsv[..., 1] > 180) & (hsv[..., 2] > 180)).sum() > 200
     assert "first_seen" in history or "reidentified" in history
+
+
+def test_bad_runtime_options_are_one_line_errors(data_root, tmp_path, capsys, models_root):
+    video = str(data_root / "PETS09-S2L1/vtest.mp4")
+    layout = tmp_path / "cameras.toml"
+    layout.write_text('[[camera]]\nname = "lobby"\n')
+    base = ["track", video, "-o", str(tmp_path / "out"), "--no-video", "--max-frames", "2"]
+    cases = [
+        (["--webhook", "ftp://x/y"], "--webhook needs an http"),
+        (["--mqtt", "http://broker"], "--mqtt needs a URL like mqtt://"),
+        (["--serve", "port80"], "--serve needs PORT or HOST:PORT"),
+        (["--cameras", str(layout)], "camera 'lobby' of the cameras file is not one of this run's cameras"),
+        (["--cameras", str(tmp_path / "none.toml")], "cameras file not found"),
+    ]
+    for extra, words in cases:
+        code = main(base + extra)
+        err = capsys.readouterr().err
+        assert code == 2 and words in err and len(err.strip().splitlines()) == 1, (extra, err)
+    assert main(["track", "-o", str(tmp_path / "x")]) == 2
+    assert "give at least one SOURCE" in capsys.readouterr().err
+
+
+def test_serve_with_track_fills_the_gallery_and_shows_it_live(data_root, tmp_path, models_root):
+    import urllib.request
+
+    from conftest import launch_chromium
+    from playwright.sync_api import sync_playwright
+
+    port = free_port()
+    video = str(data_root / "PETS09-S2L1/vtest.mp4")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reidkit.cli.main", "serve", "--db", str(tmp_path / "g.db"), "--port", str(port)]
+        + ["--track", video, "--track-output", str(tmp_path / "live")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def get(path: str):
+        with urllib.request.urlopen(base + path, timeout=5) as r:
+            return json.loads(r.read())
+
+    def linked() -> list:
+        try:
+            return [p for people in get("/live/identities.json").values() for p in people if p["gallery"]]
+        except OSError:
+            return []
+
+    try:
+        wait_for(lambda: linked(), 120, "people stored in the gallery")
+        person = linked()[0]
+        history = get(f"/identities/{person['gallery']}")
+        assert history["name"] == f"person-{person['id']}" and history["sightings"]
+        with sync_playwright() as p:
+            browser = launch_chromium(p)
+            page = browser.new_page()
+            page.goto(base + "/live")
+            page.wait_for_function("document.querySelectorAll('#visible a.gallery').length > 0", timeout=30_000)
+            page.wait_for_function("document.querySelector('img').naturalWidth > 0", timeout=30_000)
+            href = page.locator("#visible a.gallery").first.get_attribute("href")
+            browser.close()
+        assert href.startswith("/identities/")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)

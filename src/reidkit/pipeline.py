@@ -204,7 +204,9 @@ class RunOptions:
     realtime: bool = False
     webhook: str | None = None
     mqtt: str | None = None
-    serve: int | None = None  # live preview port
+    serve: int | str | None = None  # live preview port (or HOST:PORT)
+    hub: object | None = None  # a preview.PreviewHub served by someone else (reidkit serve --track)
+    stop: threading.Event | None = None  # set from another thread to end the run (outputs complete)
     sinks: list = field(default_factory=list)  # extra Sink objects
 
 
@@ -243,10 +245,17 @@ def _build_sinks(out: Path, names, fps, options: RunOptions, pipeline: Pipeline,
             sinks.append(WebhookSink(options.webhook))
         if options.mqtt:
             sinks.append(MqttSink(options.mqtt))
+        links = next((s.linked for s in sinks if isinstance(s, GallerySink)), None)
         if options.serve is not None:
             from reidkit.preview import PreviewSink
 
-            sinks.append(PreviewSink(options.serve, names))
+            sinks.append(PreviewSink(options.serve, names, links))
+        if options.hub is not None:
+            from reidkit.preview import HubSink
+
+            if links is not None:
+                options.hub.gallery_ids = links
+            sinks.append(HubSink(options.hub))
     except BaseException:
         for sink in sinks:
             sink.close()
@@ -318,7 +327,7 @@ def run_videos(
         from reidkit.attributes import AttributeRecognizer
 
         recognizer = AttributeRecognizer(device=config.device)
-    mux = CameraMux(opened, options.max_frames)
+    mux = CameraMux(opened, options.max_frames, stop=options.stop)
     counts = {name: 0 for name in names}
     latency = _Latency()
     started = time.perf_counter()

@@ -37,18 +37,22 @@ a {{ color: #8cf; }} li {{ margin: 0.2rem 0; }}
 <h2>Visible now</h2><ul id="visible"></ul>
 <h2>History</h2><pre id="history"></pre>
 <script>
+const BASE = '{base}';
 async function refresh() {{
   try {{
-    const r = await fetch('/identities.json'); const data = await r.json();
+    const r = await fetch(BASE + '/identities.json'); const data = await r.json();
     const ul = document.getElementById('visible'); ul.innerHTML = '';
     for (const [cam, people] of Object.entries(data)) for (const p of people) {{
       const li = document.createElement('li'); const a = document.createElement('a');
       a.href = '#'; a.textContent = 'person ' + p.id; a.dataset.id = p.id;
       a.onclick = async (e) => {{ e.preventDefault();
-        const h = await (await fetch('/history/' + p.id + '.json')).json();
+        const h = await (await fetch(BASE + '/history/' + p.id + '.json')).json();
         document.getElementById('history').textContent = h.map(
           x => x.event + ' ' + x.camera + ' frame ' + x.frame).join('\\n'); }};
-      li.appendChild(a); li.appendChild(document.createTextNode(' in ' + cam)); ul.appendChild(li);
+      li.appendChild(a); li.appendChild(document.createTextNode(' in ' + cam));
+      if (p.gallery != null) {{ const g = document.createElement('a'); g.className = 'gallery';
+        g.href = '/identities/' + p.gallery; g.textContent = ' (gallery history)'; li.appendChild(g); }}
+      ul.appendChild(li);
     }}
   }} catch (e) {{}}
 }}
@@ -60,8 +64,9 @@ setInterval(refresh, 1000); refresh();
 class PreviewHub:
     """The latest JPEG per camera, who is visible, and each identity's recent events; thread-safe."""
 
-    def __init__(self, cameras: list[str], max_fps: float = MAX_FPS) -> None:
+    def __init__(self, cameras: list[str], max_fps: float = MAX_FPS, gallery_ids: dict | None = None) -> None:
         self.cameras = list(cameras)
+        self.gallery_ids = gallery_ids if gallery_ids is not None else {}  # global id -> gallery identity
         self.min_interval = 1.0 / max_fps
         self.cond = threading.Condition()
         self.jpeg: dict[str, bytes] = {}
@@ -78,7 +83,8 @@ class PreviewHub:
 
         now = time.monotonic()
         self.visible[result.camera] = [
-            {"id": int(i), "box": [round(float(v), 1) for v in b]} for i, b in zip(result.ids, result.boxes)
+            {"id": int(i), "box": [round(float(v), 1) for v in b], "gallery": self.gallery_ids.get(int(i))}
+            for i, b in zip(result.ids, result.boxes)
         ]
         if now - self._last.get(result.camera, 0.0) < self.min_interval or result.image is None:
             return
@@ -105,6 +111,29 @@ class PreviewHub:
             self.closed = True
             self.cond.notify_all()
 
+    def page(self, base: str = "") -> str:
+        """The preview page, its URLs under `base`."""
+        cams = "".join(
+            f'<figure><img src="{base}/stream/{html.escape(c)}.mjpg" alt="{html.escape(c)}">'
+            f"<figcaption>{html.escape(c)}</figcaption></figure>"
+            for c in self.cameras
+        )
+        return PAGE.format(cameras=cams, base=base)
+
+    def history_of(self, key: str) -> list | None:
+        return list(self.history[int(key)]) if key.isdigit() and int(key) in self.history else None
+
+    def mjpeg(self, camera: str):
+        """multipart/x-mixed-replace chunks of a camera's annotated frames, until the run ends."""
+        seen = -1
+        while not self.closed:
+            version, data = self.wait(camera, seen)
+            if data is None or version == seen:
+                continue
+            seen = version
+            yield b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: " + str(len(data)).encode() + b"\r\n\r\n"
+            yield data + b"\r\n"
+
 
 def _handler(hub: PreviewHub):
     class Handler(BaseHTTPRequestHandler):
@@ -125,19 +154,15 @@ def _handler(hub: PreviewHub):
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
             path = unquote(self.path.split("?")[0])
             if path == "/":
-                cams = "".join(
-                    f'<figure><img src="/stream/{html.escape(c)}.mjpg" alt="{html.escape(c)}">'
-                    f"<figcaption>{html.escape(c)}</figcaption></figure>"
-                    for c in hub.cameras
-                )
-                return self._send(200, PAGE.format(cameras=cams).encode(), "text/html; charset=utf-8")
+                return self._send(200, hub.page().encode(), "text/html; charset=utf-8")
             if path == "/identities.json":
                 return self._json(hub.visible)
             if path.startswith("/history/") and path.endswith(".json"):
                 key = path[len("/history/") : -len(".json")]
-                if not key.isdigit() or int(key) not in hub.history:
+                found = hub.history_of(key)
+                if found is None:
                     return self._json({"error": f"no identity {key} in this run"}, 404)
-                return self._json(list(hub.history[int(key)]))
+                return self._json(found)
             for prefix, suffix, stream in (("/stream/", ".mjpg", True), ("/snapshot/", ".jpg", False)):
                 if path.startswith(prefix) and path.endswith(suffix):
                     camera = path[len(prefix) : -len(suffix)]
@@ -157,20 +182,9 @@ def _handler(hub: PreviewHub):
             self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
             self.send_header("Cache-Control", "no-store")
             self.end_headers()
-            seen = -1
             try:
-                while not hub.closed:
-                    version, data = hub.wait(camera, seen)
-                    if data is None or version == seen:
-                        continue
-                    seen = version
-                    self.wfile.write(
-                        b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
-                        + str(len(data)).encode()
-                        + b"\r\n\r\n"
-                        + data
-                        + b"\r\n"
-                    )
+                for chunk in hub.mjpeg(camera):
+                    self.wfile.write(chunk)
                     self.wfile.flush()
             except (BrokenPipeError, ConnectionResetError):
                 pass
@@ -186,12 +200,28 @@ def parse_serve(value: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
+class HubSink(Sink):
+    """Feeds a PreviewHub that something else serves (`reidkit serve --track`)."""
+
+    def __init__(self, hub: PreviewHub) -> None:
+        self.hub = hub
+
+    def frame(self, result) -> None:
+        self.hub.frame(result)
+
+    def event(self, event: dict) -> None:
+        self.hub.event(event)
+
+    def close(self) -> None:
+        self.hub.close()
+
+
 class PreviewSink(Sink):
     """Feeds a PreviewHub and serves it over HTTP while the run lasts."""
 
-    def __init__(self, serve: int | str, cameras: list[str]) -> None:
+    def __init__(self, serve: int | str, cameras: list[str], gallery_ids: dict | None = None) -> None:
         host, port = parse_serve(str(serve))
-        self.hub = PreviewHub(cameras)
+        self.hub = PreviewHub(cameras, gallery_ids=gallery_ids)
         try:
             self.server = ThreadingHTTPServer((host, port), _handler(self.hub))
         except OSError as exc:

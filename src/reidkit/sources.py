@@ -386,8 +386,11 @@ class CameraMux:
     stops each camera after that many frames.
     """
 
-    def __init__(self, sources: list[Source], limit: int | None = None, poll_s: float = 0.5) -> None:
+    def __init__(
+        self, sources: list[Source], limit: int | None = None, poll_s: float = 0.5, stop: threading.Event | None = None
+    ) -> None:
         self.sources = sources
+        self.stop = stop
         self.limit = limit
         self.poll_s = poll_s
         self.counts = {s.camera: 0 for s in sources}
@@ -402,7 +405,7 @@ class CameraMux:
             if s._thread is None:
                 s.start()
         active = list(self.sources)
-        while active and not self._stopped:
+        while active and not self._stopped and not (self.stop is not None and self.stop.is_set()):
             with self._cond:
                 self._cond.wait_for(lambda: self._stopped or self._ready(active), timeout=self.poll_s)
             batch = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -15,8 +16,16 @@ def serve(
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Re-id model (default: the catalog's)."),
     precision: Optional[str] = typer.Option(None, "--precision", "-p"),
     api_key: Optional[str] = typer.Option(None, "--api-key", help="Require this X-API-Key (or $REIDKIT_API_KEY)."),
+    track: Optional[list[str]] = typer.Option(
+        None, "--track", help="Also track this source (file, URL, webcam) into the gallery; live view at /live."
+    ),
+    cameras: Optional[Path] = typer.Option(None, "--cameras", help="Cameras TOML for --track (sources and rules)."),
+    track_output: Path = typer.Option(
+        Path("reidkit-live"), "--track-output", help="Folder for the tracking run's MOT files and events."
+    ),
 ) -> None:
-    """Serve embed / verify / gallery endpoints and the search page (OpenAPI at /docs)."""
+    """Serve embed / verify / gallery endpoints and the search page (OpenAPI at /docs); with --track, a live
+    tracking run fills the gallery and shows every camera at /live."""
     import socket
 
     import uvicorn
@@ -31,5 +40,13 @@ def serve(
             probe.bind((host, port))
     except OSError as exc:
         raise ConflictError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    app = create_app(db, model, precision, api_key or os.environ.get("REIDKIT_API_KEY"))
+    app = create_app(
+        db,
+        model,
+        precision,
+        api_key or os.environ.get("REIDKIT_API_KEY"),
+        track=list(track or []),
+        track_output=track_output,
+        cameras=cameras,
+    )
     uvicorn.run(app, host=host, port=port, log_level="info")

@@ -27,9 +27,13 @@ def create_app(
     precision: Optional[str] = None,
     api_key: Optional[str] = None,
     max_upload: int = MAX_UPLOAD,
+    track: Optional[list[str]] = None,
+    track_output: Union[str, Path] = "reidkit-live",
+    cameras: Optional[Union[str, Path]] = None,
 ) -> FastAPI:
     """The ASGI app over one gallery and one re-id model (`model`, else the one the gallery holds, else the
-    catalog's default person re-id model)."""
+    catalog's default person re-id model). With `track` (sources, or a `cameras` file with sources) a tracking
+    run stores its people in the gallery in the background and shows them live under /live."""
     from reidkit import __version__
     from reidkit.embed import Embedder
     from reidkit.gallery import open_gallery
@@ -51,9 +55,21 @@ def create_app(
         max_upload=max_upload,
     )
 
+    tracking = None
+    if track or cameras:
+        from reidkit.service.live import start_tracking
+
+        try:
+            tracking = start_tracking(str(db), list(track or []), track_output, embedder.name, cameras)
+        except BaseException:
+            store.close()
+            raise
+
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         yield
+        if tracking is not None:
+            tracking.close()
         with service.lock:
             store.close()
 
@@ -64,8 +80,11 @@ def create_app(
         description="Person re-identification: embed, verify, enrol and search a gallery.",
     )
     app.state.reidkit = service
+    app.state.live = tracking
     _add_error_handling(app, max_upload)
-    for router in (routes.health, routes.models, routes.gallery, routes.faces):
+    from reidkit.service.live import live
+
+    for router in (routes.health, routes.models, routes.gallery, routes.faces, live):
         app.include_router(router)
 
     @app.get("/", include_in_schema=False)
