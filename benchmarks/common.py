@@ -53,3 +53,19 @@ def machine() -> str:
     import openvino
 
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, OpenVINO {openvino.__version__.split('-')[0]}"
+
+
+def cli_json(*args) -> dict:
+    """Run a reidkit command with --json in this process; its JSON answer (exits on failure)."""
+    import contextlib
+    import io
+    import json
+
+    from reidkit.cli.main import main as cli
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        code = cli([str(a) for a in args] + ["--json"])
+    if code:
+        raise SystemExit(f"reidkit {' '.join(map(str, args))} failed ({code})")
+    return json.loads(buffer.getvalue())

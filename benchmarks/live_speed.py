@@ -15,8 +15,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import shutil
 import subprocess
@@ -26,21 +24,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import cli_json as quiet  # noqa: E402
 from common import data_root, machine  # noqa: E402
 
-from reidkit.cli.main import main as cli  # noqa: E402
 from reidkit.pipeline import Pipeline, PipelineConfig, run_videos  # noqa: E402
 from reidkit.preprocess import crop  # noqa: E402
 from reidkit.video import read_frames  # noqa: E402
-
-
-def quiet(*args) -> dict:
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
-        code = cli([str(a) for a in args] + ["--json"])
-    if code:
-        raise SystemExit(f"reidkit {' '.join(map(str, args))} failed ({code})")
-    return json.loads(buffer.getvalue())
 
 
 def ceiling(frames: list, cameras: int, precision: str | None = None) -> float:

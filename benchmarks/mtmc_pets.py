@@ -13,32 +13,20 @@ blind strip between them (0:0.42, 0.58:1). Three runs per layout, measured in th
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import cli_json as run  # noqa: E402
 from common import data_root, machine  # noqa: E402
 
-from reidkit.cli.main import main as cli  # noqa: E402
 from reidkit.pipeline import Pipeline, PipelineConfig  # noqa: E402
 from reidkit.sources import Frame  # noqa: E402
 from reidkit.video import open_source  # noqa: E402
 
 LAYOUTS = {"overlapping": "0:0.6,0.4:1", "blind strip": "0:0.42,0.58:1"}
-
-
-def run(*args) -> dict:
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
-        code = cli([str(a) for a in args] + ["--json"])
-    if code:
-        raise SystemExit(f"reidkit {' '.join(map(str, args))} failed ({code})")
-    return json.loads(buffer.getvalue())
 
 
 def sequential(videos: list[Path], out: Path) -> None:

@@ -54,6 +54,74 @@ def on_ray(files, db: str) -> tuple[dict, float, float]:
     return summary, took, up
 
 
+def pools(files) -> None:
+    """Plain actors (the library's pool) against Ray Data's map_batches with an actor pool, both writing into
+    PostgreSQL from the workers; the same segments, the same worker count and threads."""
+    try:
+        import pgserver
+    except ModuleNotFoundError:
+        print("pgserver missing: pool comparison skipped")
+        return
+    import ray
+
+    from reidkit.gallery import open_gallery
+    from reidkit.scale.ray_jobs import SegmentWorker, run_pool
+    from reidkit.scale.work import media_segments
+
+    segments, _ = media_segments(files, None, 600.0)
+    workers = os.cpu_count() or 1
+    with tempfile.TemporaryDirectory() as tmp:
+        server = pgserver.get_server(tmp, cleanup_mode="stop")
+        try:
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+            import psycopg
+
+            admin = server.get_uri()
+            urls = {}
+            for name in ("actors", "data"):
+                with psycopg.connect(admin, autocommit=True) as con:
+                    con.execute(f"CREATE DATABASE {name}")
+                urls[name] = admin.replace("/postgres", f"/{name}")
+                open_gallery(urls[name], create=True).close()
+            settings = {"stride": 10, "attributes": True}
+            start = time.perf_counter()
+            run_pool(ray, segments, "index", {**settings, "db": urls["actors"]}, workers, progress=False)
+            t_actors = time.perf_counter() - start
+
+            class Index:
+                def __init__(self):
+                    self.worker = SegmentWorker("index", {**settings, "db": urls["data"]})
+
+                def __call__(self, batch):
+                    reports = [self.worker.run(segments[int(k)]) for k in batch["k"]]
+                    return {"k": batch["k"], "stored": np.array([r.stored for r in reports])}
+
+            start = time.perf_counter()
+            rows = (
+                ray.data.from_items([{"k": k} for k in range(len(segments))], override_num_blocks=len(segments))
+                .map_batches(
+                    Index,
+                    batch_size=1,
+                    concurrency=workers,
+                    num_cpus=1,
+                    runtime_env={"env_vars": {"REIDKIT_THREADS": "2"}},
+                )
+                .take_all()
+            )
+            t_data = time.perf_counter() - start
+            counts = []
+            for name in ("actors", "data"):
+                with open_gallery(urls[name], read_only=True) as store:
+                    counts.append(store.count())
+        finally:
+            ray.shutdown()
+            server.cleanup()
+    print(f"\n### Pool: plain actors vs Ray Data ({len(segments)} segments, {workers} workers, PostgreSQL)\n")
+    print("| pool | seconds | sightings |\n|---|---|---|")
+    print(f"| plain actors (reidkit's) | {t_actors:.1f} | {counts[0]} |")
+    print(f"| Ray Data map_batches, actor pool | {t_data:.1f} | {counts[1]} ({len(rows)} segments) |")
+
+
 def tracking_rate(video: Path, frames: int = 300) -> float:
     from reidkit.pipeline import Pipeline, PipelineConfig
     from reidkit.video import read_frames
@@ -101,10 +169,21 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--copies", type=int, default=8)
     parser.add_argument("--only-postgres", action="store_true", help="only the PostgreSQL write costs")
+    parser.add_argument("--only-pools", action="store_true", help="only plain actors vs Ray Data")
     args = parser.parse_args()
     print(f"machine: {machine()}\n")
     if args.only_postgres:
         print_postgres()
+        return
+    if args.only_pools:
+        videos = [p for p in sorted((data_root() / "videos").iterdir()) if p.suffix in (".mp4", ".264")]
+        with tempfile.TemporaryDirectory() as tmp:
+            files = []
+            for k in range(args.copies):
+                for v in videos:
+                    files.append(Path(tmp) / f"copy{k}-{v.name}")
+                    files[-1].symlink_to(v)
+            pools(files)
         return
     videos = [p for p in sorted((data_root() / "videos").iterdir()) if p.suffix in (".mp4", ".264")]
     with tempfile.TemporaryDirectory() as tmp_name:

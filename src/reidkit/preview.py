@@ -216,12 +216,12 @@ class HubSink(Sink):
         self.hub.close()
 
 
-class PreviewSink(Sink):
+class PreviewSink(HubSink):
     """Feeds a PreviewHub and serves it over HTTP while the run lasts."""
 
     def __init__(self, serve: int | str, cameras: list[str], gallery_ids: dict | None = None) -> None:
         host, port = parse_serve(str(serve))
-        self.hub = PreviewHub(cameras, gallery_ids=gallery_ids)
+        super().__init__(PreviewHub(cameras, gallery_ids=gallery_ids))
         try:
             self.server = ThreadingHTTPServer((host, port), _handler(self.hub))
         except OSError as exc:
@@ -231,14 +231,8 @@ class PreviewSink(Sink):
         self._thread = threading.Thread(target=self.server.serve_forever, name="reidkit-preview", daemon=True)
         self._thread.start()
 
-    def frame(self, result) -> None:
-        self.hub.frame(result)
-
-    def event(self, event: dict) -> None:
-        self.hub.event(event)
-
     def close(self) -> None:
-        self.hub.close()
+        super().close()
         self.server.shutdown()
         self.server.server_close()
 
