@@ -7,12 +7,15 @@
    when tracking; bytes per sighting in SQLite and PostgreSQL; sightings/s written into PostgreSQL (COPY).
 
     python benchmarks/ray_scale.py [--copies 8]
+    python benchmarks/ray_scale.py --only-pools     # plain actors vs Ray Data (pip install 'ray[data]' first)
+    python benchmarks/ray_scale.py --only-postgres  # the database figures
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import tempfile
 import time
@@ -81,7 +84,7 @@ def pools(files) -> None:
             for name in ("actors", "data"):
                 with psycopg.connect(admin, autocommit=True) as con:
                     con.execute(f"CREATE DATABASE {name}")
-                urls[name] = admin.replace("/postgres", f"/{name}")
+                urls[name] = re.sub(r"/postgres(\?|$)", rf"/{name}\1", admin)
                 open_gallery(urls[name], create=True).close()
             settings = {"stride": 10, "attributes": True}
             start = time.perf_counter()
