@@ -311,6 +311,7 @@ def test_bad_runtime_options_are_one_line_errors(data_root, tmp_path, capsys, mo
         (["--serve", "port80"], "--serve needs PORT or HOST:PORT"),
         (["--cameras", str(layout)], "camera 'lobby' of the cameras file is not one of this run's cameras"),
         (["--cameras", str(tmp_path / "none.toml")], "cameras file not found"),
+        (["--ray", "--webhook", "http://x/y"], "--webhook does not work with --ray"),
     ]
     for extra, words in cases:
         code = main(base + extra)

@@ -90,6 +90,24 @@ def track(
         detect_every=detect_every,
     )
     if ray is not None:
+        unsupported = [
+            flag
+            for flag, value in (
+                ("--gallery", gallery),
+                ("--webhook", webhook),
+                ("--mqtt", mqtt),
+                ("--serve", serve),
+                ("--realtime", realtime or None),
+            )
+            if value is not None
+        ]
+        if unsupported:
+            from reidkit.errors import ConfigError
+
+            raise ConfigError(
+                f"{unsupported[0]} does not work with --ray yet (archives: `reidkit gallery index --ray` fills a "
+                "gallery; the live sinks need the single-machine runtime)"
+            )
         _track_on_ray(sources_list, output, config, names, layout, ray, segment_s, workers, max_frames, as_json)
         return
     store = None
