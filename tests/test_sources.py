@@ -152,3 +152,22 @@ def test_ctrl_c_leaves_playable_video_and_complete_results(data_root, tmp_path, 
     ok, frame = cap.read()
     cap.release()
     assert ok and frame.shape == (360, 480, 3)
+
+
+@needs_ffmpeg
+def test_http_mjpeg_stream(data_root):
+    port = free_port()
+    server = subprocess.Popen(
+        [FFMPEG, "-loglevel", "error", "-re", "-i", str(data_root / "PETS09-S2L1/vtest.mp4"), "-an"]
+        + ["-c:v", "mjpeg", "-q:v", "5", "-f", "mpjpeg", "-listen", "1", f"http://127.0.0.1:{port}/feed.mjpg"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    source = LiveSource(f"http://127.0.0.1:{port}/feed.mjpg", open_timeout=3, read_timeout=3, first_delay=0.2)
+    try:
+        frames = iter(source)
+        got = [next(frames) for _ in range(5)]
+    finally:
+        source.close()
+        server.kill()
+    assert got[-1][1].shape == (360, 480, 3) and got[-1][0] > got[0][0]
