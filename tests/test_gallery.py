@@ -494,3 +494,29 @@ def test_reranked_search_returns_the_same_set_reordered(new_gallery, embedder, p
     if not is_url(location):
         code = main(["gallery", "--db", location, "--model", embedder.name, "search", probe, "--rerank", "--json"])
         assert code == 0 and len(json.loads(capsys.readouterr().out)["matches"]) == 5
+
+
+def test_postgres_role_that_may_only_read(pg_url):
+    import re
+
+    import psycopg
+    from conftest import pg_database
+
+    from reidkit.errors import GalleryReadOnlyError
+
+    db = pg_database(pg_url)
+    v = np.zeros((2, 8), np.float32)
+    v[:, 0] = 1
+    with open_gallery(db, create=True) as store:
+        store.add_identity("alice")
+        store.add_sightings(v, "m", [{"source": "a.jpg"}, {"source": "b.jpg"}])
+    with psycopg.connect(db, autocommit=True) as con:
+        con.execute("DROP ROLE IF EXISTS watcher")
+        con.execute("CREATE ROLE watcher LOGIN")
+        con.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO watcher")
+    reader = re.sub(r"//[^:@/]+(:[^@]*)?@", "//watcher@", db)
+    with open_gallery(reader) as store:  # opened for writing: the role decides
+        assert store.read_only and store.count() == 2
+        assert len(store.search(v[0], "m", k=2)) == 2
+        with pytest.raises(GalleryReadOnlyError):
+            store.add_identity("bob")

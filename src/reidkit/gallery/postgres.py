@@ -133,6 +133,11 @@ class PostgresGallery(GalleryStore):
             return
         if not exists and (self.read_only or not create):
             raise GalleryNotFoundError(f"no reidkit gallery in {redact(self.url)} (enroll, index or import create one)")
+        if exists and self._schema_current():
+            if not self._db.execute("SELECT has_table_privilege('sightings', 'INSERT')").fetchone()[0]:
+                self.read_only = True  # a role that may only read: read-only use still works
+                self._db.execute("SET default_transaction_read_only = on")
+            return  # no schema transaction: its ALTER TABLE would lock out every other open and write
         try:
             with self._db.transaction():
                 self._db.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
@@ -148,6 +153,14 @@ class PostgresGallery(GalleryStore):
                 return
             hint = " (the pgvector extension must be installed on the server)" if "vector" in first else ""
             raise GalleryError(f"{redact(self.url)} cannot hold a reidkit gallery: {first}{hint}") from None
+
+    def _schema_current(self) -> bool:
+        """Whether the gallery already has this version's columns and indexes."""
+        columns = self._db.execute(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'sightings' "
+            "AND column_name IN ('key', 'attributes') AND table_schema = current_schema()"
+        ).fetchone()[0]
+        return columns == 2 and self._db.execute("SELECT to_regclass('sightings_key') IS NOT NULL").fetchone()[0]
 
     def _sql(self, query: str, args=()):
         """Run one statement (outside or inside the current transaction), with errors as GalleryError."""
