@@ -312,6 +312,7 @@ def test_bad_runtime_options_are_one_line_errors(data_root, tmp_path, capsys, mo
         (["--cameras", str(layout)], "camera 'lobby' of the cameras file is not one of this run's cameras"),
         (["--cameras", str(tmp_path / "none.toml")], "cameras file not found"),
         (["--ray", "--webhook", "http://x/y"], "--webhook does not work with --ray"),
+        (["--ray", f"127.0.0.1:{free_port()}"], "no Ray cluster answers at 127.0.0.1:"),
     ]
     for extra, words in cases:
         code = main(base + extra)

@@ -43,6 +43,8 @@ def connected(address: str | None = None, num_cpus: int | None = None):
     if ray.is_initialized():
         yield ray
         return
+    if address not in (None, "", "local", "auto"):
+        _reachable(address)
     env = {k: os.environ[k] for k in PASSED_ENV if os.environ.get(k)}
     kwargs = {"include_dashboard": False, "log_to_driver": False, "runtime_env": {"env_vars": env}}
     try:
@@ -56,6 +58,24 @@ def connected(address: str | None = None, num_cpus: int | None = None):
         yield ray
     finally:
         ray.shutdown()
+
+
+def _reachable(address: str, timeout: float = 5.0) -> None:
+    """Refuse at once a cluster address nobody answers on (Ray itself would wait for minutes)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address if "://" in address else f"ray://{address}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host, port = None, None
+    if not host or not port:
+        raise ConfigError(f"--ray needs local, auto, HOST:PORT or ray://HOST:PORT, got {address!r}")
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        raise ConfigError(f"no Ray cluster answers at {address}: {exc.strerror or exc}") from None
 
 
 class SegmentWorker:
