@@ -67,7 +67,7 @@ class RtspServer:
     def url(self) -> str:
         return f"rtsp://127.0.0.1:{self.client_port}/pets"
 
-    def start(self) -> None:
+    def start(self, size: str | None = None) -> None:
         server = subprocess.Popen(
             [
                 RTSP_SERVER,
@@ -88,6 +88,7 @@ class RtspServer:
         time.sleep(0.5)
         push = subprocess.Popen(
             [FFMPEG, "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", str(self.video), "-an"]
+            + (["-s", size] if size else [])
             + ["-c:v", "mpeg4", "-q:v", "5", "-g", "10", "-f", "rtsp", f"rtsp://127.0.0.1:{self.source_port}/pets"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -119,7 +120,7 @@ def test_rtsp_stream_killed_and_restarted_mid_run(data_root, tmp_path, models_ro
         events = out / "events.jsonl"
         wait_for(lambda: "stream_lost" in events.read_text(), 30, "stream_lost")
         time.sleep(1.0)
-        server.start()
+        server.start(size="320x240")  # the camera comes back at another resolution
         stdout, stderr = run.communicate(timeout=120)
     finally:
         run.kill()
@@ -131,8 +132,10 @@ def test_rtsp_stream_killed_and_restarted_mid_run(data_root, tmp_path, models_ro
     assert kinds.index("stream_lost") < kinds.index("stream_restored")
     restored = next(json.loads(x) for x in (out / "events.jsonl").read_text().splitlines() if "stream_restored" in x)
     assert restored["gap_s"] > 0.5 and restored["camera"] == "door"
-    assert mot_rows_ok(out / "door.txt")
-    assert playable(out / "door.mp4") == (360, 480, 3)
+    rows = [[float(v) for v in r.split(",")] for r in mot_rows_ok(out / "door.txt")]
+    late = [r for r in rows if r[0] >= restored["frame"]]
+    assert late and all(r[2] + r[4] <= 321 and r[3] + r[5] <= 241 for r in late)  # in the new frames' pixels
+    assert playable(out / "door.mp4") == (360, 480, 3)  # the video keeps its first size
 
 
 class Receiver:

@@ -328,7 +328,7 @@ class LiveSource(Source):
                 continue
             failures, delays = 0, backoff_delays(self.first_delay, self.max_delay)
             if lost_at is not None:
-                self._event("stream_restored", gap_s=round(time.time() - lost_at, 3))
+                self._event("stream_restored", gap_s=round(time.time() - lost_at, 3), frame=index + 1)
                 lost_at = None
             while not self._stopped:
                 ok, image = cap.read()
@@ -340,7 +340,7 @@ class LiveSource(Source):
             cap.release()
             if not self._stopped:
                 lost_at = time.time()
-                self._event("stream_lost")
+                self._event("stream_lost", frame=index)  # the last frame before the gap (1-based)
 
 
 def open_camera(
