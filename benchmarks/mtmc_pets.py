@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import cli_json as run  # noqa: E402
 from common import data_root, machine  # noqa: E402
 
+from reidkit.data.mot import mot_line  # noqa: E402
 from reidkit.pipeline import Pipeline, PipelineConfig  # noqa: E402
 from reidkit.sources import Frame  # noqa: E402
 from reidkit.video import open_source  # noqa: E402
@@ -40,8 +41,7 @@ def sequential(videos: list[Path], out: Path) -> None:
         for index, image in frames:
             last = offset + index / fps
             for r in pipeline.step([Frame(video.stem, index, last, image, time.monotonic())], {video.stem: fps}):
-                for i, (x0, y0, x1, y1), s in zip(r.ids, r.boxes, r.scores):
-                    rows.append(f"{r.frame + 1},{i},{x0:.2f},{y0:.2f},{x1 - x0:.2f},{y1 - y0:.2f},{s:.4f},-1,-1,-1")
+                rows += [mot_line(r.frame + 1, i, box, score) for i, box, score in zip(r.ids, r.boxes, r.scores)]
         (out / f"{video.stem}.txt").write_text("\n".join(rows) + "\n")
         offset = last + 3600.0
 

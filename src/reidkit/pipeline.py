@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -65,6 +66,30 @@ class FrameResult:
 FrameTracks = FrameResult  # the name before the multi-camera runtime
 
 
+class Observation(NamedTuple):
+    """One frame after its camera's tracker advanced: the tracks it returned and the frame's detection embeddings
+    (None on a frame the detector skipped)."""
+
+    frame: Frame
+    tracker: Tracker
+    tracks: list
+    embeddings: np.ndarray | None
+
+
+def new_fusion(config: PipelineConfig, layout: CameraLayout | None = None, calibration=None) -> IdentityFusion:
+    """The identity fusion a run with `config` uses; without `calibration`, the tracking re-id model's own, read
+    from the catalog (no model is loaded: what a Ray driver or fusion actor needs)."""
+    if calibration is None:
+        calibration = UNCALIBRATED
+        if config.use_reid:
+            from reidkit.models.store import ModelStore
+
+            reid = model_or_default(config.reid, "person-reid-tracking")
+            spec = ModelStore().resolve(reid, config.reid_precision).spec
+            calibration = (spec.calibration if spec else None) or UNCALIBRATED
+    return IdentityFusion(calibration, config.reid_threshold, layout, use_appearance=config.use_reid)
+
+
 class Pipeline:
     """Models, one tracker per camera and one identity fusion over all cameras.
 
@@ -81,7 +106,7 @@ class Pipeline:
         reid = model_or_default(config.reid, "person-reid-tracking")
         self.embedder = Embedder(reid, config.reid_precision, config.device) if config.use_reid else None
         calibration = (self.embedder.spec.calibration if self.embedder and self.embedder.spec else None) or UNCALIBRATED
-        self.fusion = IdentityFusion(calibration, config.reid_threshold, layout, use_appearance=config.use_reid)
+        self.fusion = new_fusion(config, layout, calibration)
         self.trackers: dict[str, Tracker] = {}
         self._frames_seen: dict[str, int] = {}
 
@@ -92,10 +117,7 @@ class Pipeline:
 
     def reset(self) -> None:
         """Forget every camera and identity (the models stay loaded): a new, independent run."""
-        fusion = self.fusion
-        self.fusion = IdentityFusion(
-            fusion.gallery.calibration, fusion.gallery.threshold, fusion.layout, fusion.use_appearance
-        )
+        self.fusion = new_fusion(self.config, self.fusion.layout, self.fusion.gallery.calibration)
         self.trackers.clear()
         self._frames_seen.clear()
 
@@ -136,8 +158,9 @@ class Pipeline:
         """Unit-norm embeddings of one frame's detections (see embed_batch)."""
         return self.embed_batch([frame], [dets])[0]
 
-    def step(self, frames: list[Frame], fps: dict[str, float] | None = None) -> list[FrameResult]:
-        """Track a batch of frames (at most one per camera), in time order; returns one result per frame."""
+    def observe(self, frames: list[Frame], fps: dict[str, float] | None = None) -> list[Observation]:
+        """The per-camera half of `step`: detection over the batch, one embedding batch for every camera's crops,
+        each camera's tracker advanced (in time order). Identities are not decided here."""
         fps = fps or {}
         frames = sorted(frames, key=lambda f: f.time)
         every = max(1, self.config.detect_every)
@@ -150,7 +173,7 @@ class Pipeline:
         found = [self._keep_tall(d) for d in self.detector.detect_batch([f.image for f in todo])]
         embedded = self.embed_batch([f.image for f in todo], found)
         by_frame = {id(f): (d, e) for f, d, e in zip(todo, found, embedded)}
-        results = []
+        seen_now = []
         for f in frames:
             tracker = self.tracker(f.camera, fps.get(f.camera, 30.0) / max(1, self.config.stride))
             if id(f) in by_frame:
@@ -158,6 +181,13 @@ class Pipeline:
                 tracks = tracker.update(dets.xyxy, dets.confidence, emb)
             else:
                 tracks, emb = tracker.coast(), None
+            seen_now.append(Observation(f, tracker, tracks, emb))
+        return seen_now
+
+    def step(self, frames: list[Frame], fps: dict[str, float] | None = None) -> list[FrameResult]:
+        """Track a batch of frames (at most one per camera), in time order; returns one result per frame."""
+        results = []
+        for f, tracker, tracks, emb in self.observe(frames, fps):
             decision = self.fusion.update(f.camera, f.time, f.index, tracker.events, tracker.tracks, emb)
             if decision.ended:
                 tracker.end(decision.ended)

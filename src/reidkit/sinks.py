@@ -68,11 +68,11 @@ class MotSink(Sink):
         self._files = {c: open(self.folder / f"{c}.txt", "w", encoding="utf-8") for c in cameras}
 
     def frame(self, result) -> None:
+        from reidkit.data.mot import mot_line
+
         fh = self._files[result.camera]
-        for identity, (x0, y0, x1, y1), score in zip(result.ids, result.boxes, result.scores):
-            fh.write(
-                f"{result.frame + 1},{identity},{x0:.2f},{y0:.2f},{x1 - x0:.2f},{y1 - y0:.2f},{score:.4f},-1,-1,-1\n"
-            )
+        for identity, box, score in zip(result.ids, result.boxes, result.scores):
+            fh.write(mot_line(result.frame + 1, identity, box, score) + "\n")
         fh.flush()
 
     def close(self) -> None:

@@ -33,6 +33,12 @@ class MotRecipe:
     seed: int = 0
 
 
+def mot_line(frame: int, identity: int, box, score: float) -> str:
+    """One MOTChallenge result row (no newline): 1-based frame, id, x, y, w, h from an (x0, y0, x1, y1) box, score."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    return f"{int(frame)},{int(identity)},{x0:.2f},{y0:.2f},{x1 - x0:.2f},{y1 - y0:.2f},{float(score):.4f},-1,-1,-1"
+
+
 def read_mot_gt(path: str | os.PathLike, include_ignored: bool = False) -> np.ndarray:
     """MOT ground-truth rows as an N×6+ float array: frame, id, x, y, w, h, conf, ... (conf 0 dropped)."""
     p = Path(path)

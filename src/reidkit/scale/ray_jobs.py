@@ -289,14 +289,12 @@ def ray_track(
     same fusion rules as the single-machine runtime; writes `<camera>.txt`, `events.jsonl`, `summary.json`."""
     import json
 
+    from reidkit.data.mot import mot_line
     from reidkit.files import make_dir
-    from reidkit.models.catalog import model_or_default
-    from reidkit.models.store import ModelStore
+    from reidkit.pipeline import new_fusion
     from reidkit.scale.stitch import link, stitch
     from reidkit.scale.work import media_segments
     from reidkit.sources import camera_names, is_live
-    from reidkit.track.fusion import IdentityFusion
-    from reidkit.verify import UNCALIBRATED
 
     if any(is_live(str(s)) for s in sources):
         raise ConfigError("--ray tracks files; live cameras on Ray take a cameras file (--cameras) instead")
@@ -319,18 +317,16 @@ def ray_track(
 
     with connected(address) as ray:
         stats = run_pool(ray, segments, "track", {"config": config}, workers, take, progress)
-    spec = ModelStore().resolve(model_or_default(config.reid, "person-reid-tracking"), config.reid_precision).spec
-    calibration = (spec.calibration if spec else None) or UNCALIBRATED
-    fusion = IdentityFusion(calibration, config.reid_threshold, layout, use_appearance=config.use_reid)
+    fusion = new_fusion(config, layout)
     tracks = stitch(tracklets)
     ids, events = link(tracks, fusion)
     rows: dict[str, list] = {n: [] for n in names}
     for k, track in enumerate(tracks):
         for frame, x0, y0, x1, y1, score in track.rows:
-            rows[track.camera].append((int(frame) + 1, ids[k], x0, y0, x1 - x0, y1 - y0, score))
+            rows[track.camera].append((int(frame) + 1, ids[k], (x0, y0, x1, y1), score))
     for name, camera_rows in rows.items():
-        camera_rows.sort()
-        lines = [f"{f},{i},{x:.2f},{y:.2f},{w:.2f},{h:.2f},{s:.4f},-1,-1,-1" for f, i, x, y, w, h, s in camera_rows]
+        camera_rows.sort(key=lambda r: (r[0], r[1]))
+        lines = [mot_line(*r) for r in camera_rows]
         (out / f"{name}.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
     with open(out / "events.jsonl", "w", encoding="utf-8") as fh:
         for event in sorted(events, key=lambda e: e["time_s"]):

@@ -23,10 +23,10 @@ from reidkit.errors import ConfigError
 class FusionActor:
     """The run's identities; every camera actor's frames go through `update` in arrival order."""
 
-    def __init__(self, calibration, threshold: float, layout, use_appearance: bool, out_dir: str) -> None:
-        from reidkit.track.fusion import IdentityFusion
+    def __init__(self, config, layout, out_dir: str) -> None:
+        from reidkit.pipeline import new_fusion
 
-        self.fusion = IdentityFusion(calibration, threshold, layout, use_appearance=use_appearance)
+        self.fusion = new_fusion(config, layout)
         self.events = open(Path(out_dir) / "events.jsonl", "a", encoding="utf-8")
         self.frames: dict[str, int] = {}
         self.restarts: dict[str, int] = {}
@@ -80,20 +80,19 @@ class CameraActor:
         """Track until `frames` frames were processed (None: until the source ends); returns how many."""
         import ray
 
-        tracker = self.pipeline.tracker(self.camera, self.source.fps)
+        from reidkit.data.mot import mot_line
+        from reidkit.sources import Frame
+
         done = 0
         try:
             for _, image in self.source:
                 if frames is not None and done >= frames:
                     break
                 frame_no = offset + done
-                dets = self.pipeline._keep_tall(self.pipeline.detector.detect(image))
-                emb = self.pipeline.embed(image, dets)
-                tracks = tracker.update(dets.xyxy, dets.confidence, emb)
+                now = Frame(self.camera, frame_no, time.time(), image, time.monotonic())
+                _, tracker, tracks, emb = self.pipeline.observe([now], {self.camera: self.source.fps})[0]
                 events, tracks_now = slim_tracks(tracker.events, tracker.tracks)
-                decision = ray.get(
-                    self.fusion.update.remote(self.camera, time.time(), frame_no, events, tracks_now, emb)
-                )
+                decision = ray.get(self.fusion.update.remote(self.camera, now.time, frame_no, events, tracks_now, emb))
                 if decision.ended:
                     tracker.end(decision.ended)
                 stream = self.source.events()
@@ -103,11 +102,7 @@ class CameraActor:
                     self.fusion.log.remote(stream)
                 for t in tracks:
                     if t.track_id in decision.ids:
-                        x0, y0, x1, y1 = t.xyxy
-                        self.mot.write(
-                            f"{frame_no + 1},{decision.ids[t.track_id]},{x0:.2f},{y0:.2f},{x1 - x0:.2f},"
-                            f"{y1 - y0:.2f},{t.score:.4f},-1,-1,-1\n"
-                        )
+                        self.mot.write(mot_line(frame_no + 1, decision.ids[t.track_id], t.xyxy, t.score) + "\n")
                 self.mot.flush()
                 done += 1
         finally:
@@ -154,26 +149,17 @@ def ray_live(
     from ray.exceptions import RayActorError, WorkerCrashedError
 
     from reidkit.files import make_dir
-    from reidkit.models.catalog import model_or_default
-    from reidkit.models.store import ModelStore
     from reidkit.scale.ray_jobs import connected
     from reidkit.sources import camera_names
-    from reidkit.verify import UNCALIBRATED
 
     out = make_dir(Path(out_dir))
     names = camera_names(sources, cameras)
     for name in names:
         (out / f"{name}.txt").write_text("")
     (out / "events.jsonl").write_text("")
-    spec = ModelStore().resolve(model_or_default(config.reid, "person-reid-tracking"), config.reid_precision).spec
-    calibration = (spec.calibration if spec else None) or UNCALIBRATED
     started = time.perf_counter()
     with connected(address) as ray:
-        fusion = (
-            ray.remote(FusionActor)
-            .options(num_cpus=0, max_restarts=0)
-            .remote(calibration, config.reid_threshold, layout, config.use_reid, str(out))
-        )
+        fusion = ray.remote(FusionActor).options(num_cpus=0, max_restarts=0).remote(config, layout, str(out))
         actor = ray.remote(CameraActor)
         restartable = {"num_cpus": 1, "max_restarts": -1, "max_task_retries": 0, "max_concurrency": 2}
         camera_actors = {
