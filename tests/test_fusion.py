@@ -178,3 +178,17 @@ def test_slim_tracks_keep_what_fusion_decides_on():
     a = full.update("cam1", 0.1, 1, [("confirmed", new)], [old, new], np.array([ALICE, BOB]))
     b = slim.update("cam1", 0.1, 1, events, tracks, np.array([ALICE, BOB]))
     assert a.ids == b.ids and [e["event"] for e in a.events] == [e["event"] for e in b.events]
+
+
+def test_a_camera_whose_frames_change_size_starts_its_tracks_over(models_root):
+    from reidkit.pipeline import Pipeline, PipelineConfig
+    from reidkit.sources import Frame
+
+    pipeline = Pipeline(PipelineConfig(use_reid=False))
+    pipeline.fusion.update("cam", 0.0, 0, [("confirmed", track(1, (10, 10, 50, 110), ALICE))], [], None)
+    assert pipeline.fusion._tracks
+    big, small = np.zeros((360, 480, 3), np.uint8), np.zeros((240, 320, 3), np.uint8)
+    first = pipeline.observe([Frame("cam", 0, 0.0, big, 0.0)])[0]
+    assert not first.restarted
+    pipeline.step([Frame("cam", 1, 0.1, small, 0.0)])
+    assert pipeline.trackers["cam"] is not first.tracker and not pipeline.fusion._tracks

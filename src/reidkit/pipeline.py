@@ -74,6 +74,8 @@ class Observation(NamedTuple):
     tracker: Tracker
     tracks: list
     embeddings: np.ndarray | None
+    restarted: bool = False  # the camera's frame size changed (a stream came back at another resolution):
+    # its tracker started over, and the tracks it had are gone
 
 
 def new_fusion(config: PipelineConfig, layout: CameraLayout | None = None, calibration=None) -> IdentityFusion:
@@ -109,6 +111,7 @@ class Pipeline:
         self.fusion = new_fusion(config, layout, calibration)
         self.trackers: dict[str, Tracker] = {}
         self._frames_seen: dict[str, int] = {}
+        self._sizes: dict[str, tuple] = {}
 
     @property
     def identities(self) -> int:
@@ -120,6 +123,7 @@ class Pipeline:
         self.fusion = new_fusion(self.config, self.fusion.layout, self.fusion.gallery.calibration)
         self.trackers.clear()
         self._frames_seen.clear()
+        self._sizes.clear()
 
     def tracker(self, camera: str, fps: float) -> Tracker:
         """The camera's tracker (created on its first frame)."""
@@ -175,19 +179,25 @@ class Pipeline:
         by_frame = {id(f): (d, e) for f, d, e in zip(todo, found, embedded)}
         seen_now = []
         for f in frames:
+            restarted = self._sizes.get(f.camera, f.image.shape) != f.image.shape
+            self._sizes[f.camera] = f.image.shape
+            if restarted:  # boxes in the old pixels mean nothing now
+                self.trackers.pop(f.camera, None)
             tracker = self.tracker(f.camera, fps.get(f.camera, 30.0) / max(1, self.config.stride))
             if id(f) in by_frame:
                 dets, emb = by_frame[id(f)]
                 tracks = tracker.update(dets.xyxy, dets.confidence, emb)
             else:
                 tracks, emb = tracker.coast(), None
-            seen_now.append(Observation(f, tracker, tracks, emb))
+            seen_now.append(Observation(f, tracker, tracks, emb, restarted))
         return seen_now
 
     def step(self, frames: list[Frame], fps: dict[str, float] | None = None) -> list[FrameResult]:
         """Track a batch of frames (at most one per camera), in time order; returns one result per frame."""
         results = []
-        for f, tracker, tracks, emb in self.observe(frames, fps):
+        for f, tracker, tracks, emb, restarted in self.observe(frames, fps):
+            if restarted:
+                self.fusion.forget_camera(f.camera)
             decision = self.fusion.update(f.camera, f.time, f.index, tracker.events, tracker.tracks, emb)
             if decision.ended:
                 tracker.end(decision.ended)

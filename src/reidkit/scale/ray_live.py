@@ -48,6 +48,11 @@ class FusionActor:
         ended = self.fusion.forget_camera(camera)
         self.log([{"event": "camera_restarted", "camera": camera, "ended_tracks": ended}])
 
+    def camera_resized(self, camera: str) -> None:
+        """A camera's stream came back at another resolution: its tracker started over."""
+        ended = self.fusion.forget_camera(camera)
+        self.log([{"event": "camera_resized", "camera": camera, "ended_tracks": ended}])
+
     def stats(self) -> dict:
         return {"identities": self.fusion.count, "frames": dict(self.frames), "restarts": dict(self.restarts)}
 
@@ -90,7 +95,9 @@ class CameraActor:
                     break
                 frame_no = offset + done
                 now = Frame(self.camera, frame_no, time.time(), image, time.monotonic())
-                _, tracker, tracks, emb = self.pipeline.observe([now], {self.camera: self.source.fps})[0]
+                _, tracker, tracks, emb, restarted = self.pipeline.observe([now], {self.camera: self.source.fps})[0]
+                if restarted:
+                    ray.get(self.fusion.camera_resized.remote(self.camera))
                 events, tracks_now = slim_tracks(tracker.events, tracker.tracks)
                 decision = ray.get(self.fusion.update.remote(self.camera, now.time, frame_no, events, tracks_now, emb))
                 if decision.ended:
