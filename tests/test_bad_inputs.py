@@ -546,7 +546,7 @@ def test_healthz_says_nothing_secret(models_root, tmp_path):
     from reidkit.service.app import create_app
 
     app = create_app(tmp_path / "h.db", "person-reidentification-retail-0288", api_key="topsecret")
-    with TestClient(app) as client:
+    with TestClient(app, headers={"X-API-Key": "topsecret"}) as client:
         body = client.get("/healthz").text
     assert "h.db" not in body and str(tmp_path) not in body and "topsecret" not in body
 
@@ -557,7 +557,7 @@ def test_healthz_hides_a_postgres_password(pg_url, models_root):
     from reidkit.service.app import create_app
 
     app = create_app(pg_url, "person-reidentification-retail-0288", api_key="k")
-    with TestClient(app) as client:
+    with TestClient(app, headers={"X-API-Key": "k"}) as client:
         body = client.get("/healthz").text
     assert "postgresql://" not in body and "backend" in body
 

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from reidkit import __version__
-from reidkit.cli import calibrate, data, embed, eval, faces, gallery, models, serve, track, train, verify
+from reidkit.cli import calibrate, data, embed, eval, faces, gallery, keys, models, serve, track, train, verify
 from reidkit.cli.common import err
 from reidkit.errors import ReidkitError
 
@@ -25,6 +25,7 @@ app.add_typer(eval.app, name="eval")
 app.add_typer(data.app, name="data")
 app.add_typer(faces.app, name="faces")
 app.add_typer(gallery.app, name="gallery")
+app.add_typer(keys.app, name="keys")
 app.command("embed")(embed.embed)
 app.command("verify")(verify.verify)
 app.command("calibrate")(calibrate.calibrate)

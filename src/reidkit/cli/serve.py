@@ -15,7 +15,14 @@ def serve(
     port: int = typer.Option(8000, "--port", min=1, max=65535),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Re-id model (default: the catalog's)."),
     precision: Optional[str] = typer.Option(None, "--precision", "-p"),
-    api_key: Optional[str] = typer.Option(None, "--api-key", help="Require this X-API-Key (or $REIDKIT_API_KEY)."),
+    api_key: Optional[str] = typer.Option(
+        None, "--api-key", help="Require this admin X-API-Key (or $REIDKIT_API_KEY) on every route."
+    ),
+    keys: Optional[Path] = typer.Option(
+        None, "--keys", help="Keys file of named viewer/admin keys (hashed; `reidkit keys add` writes it)."
+    ),
+    certfile: Optional[Path] = typer.Option(None, "--certfile", help="TLS certificate (PEM): serve HTTPS."),
+    keyfile: Optional[Path] = typer.Option(None, "--keyfile", help="TLS private key (PEM) for --certfile."),
     track: Optional[list[str]] = typer.Option(
         None, "--track", help="Also track this source (file, URL, webcam) into the gallery; live view at /live."
     ),
@@ -25,14 +32,16 @@ def serve(
     ),
 ) -> None:
     """Serve embed / verify / gallery endpoints and the search page (OpenAPI at /docs); with --track, a live
-    tracking run fills the gallery and shows every camera at /live."""
+    tracking run fills the gallery and shows every camera at /live. With --api-key or --keys every route needs a
+    key (X-API-Key) or a page session (sign in at /login); --certfile/--keyfile serve HTTPS."""
     import socket
 
     import uvicorn
 
     from reidkit.errors import ConflictError
-    from reidkit.service.app import create_app
+    from reidkit.service.app import create_app, tls_options
 
+    tls = tls_options(certfile, keyfile)
     # the port first: a busy port must not leave a new, empty gallery behind
     try:
         with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
@@ -45,8 +54,9 @@ def serve(
         model,
         precision,
         api_key or os.environ.get("REIDKIT_API_KEY"),
+        keys=keys,
         track=list(track or []),
         track_output=track_output,
         cameras=cameras,
     )
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.run(app, host=host, port=port, log_level="info", **tls)

@@ -2,23 +2,74 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import Response
 
-from reidkit.service.state import ServiceState, check_key, read_image, state
+from reidkit.service.state import ServiceState, authenticate, read_image, require_admin, state
 
-models = APIRouter(tags=["models"], dependencies=[Depends(check_key)])
-gallery = APIRouter(tags=["gallery"], dependencies=[Depends(check_key)])
-faces = APIRouter(prefix="/faces", tags=["faces"], dependencies=[Depends(check_key)])
+# Authentication is the app's gate (app.py): every route but /healthz and /login needs a key or a session.
+# Routes that change the gallery also need the admin role.
+models = APIRouter(tags=["models"])
+gallery = APIRouter(tags=["gallery"])
+faces = APIRouter(prefix="/faces", tags=["faces"])
 health = APIRouter(tags=["health"])
+login = APIRouter(tags=["login"])
+ADMIN = [Depends(require_admin)]
 
 
 @health.get("/healthz")
-def healthz(s: ServiceState = Depends(state)) -> dict:
-    """Liveness and what is loaded (never the gallery's location or credentials)."""
+def healthz(request: Request, s: ServiceState = Depends(state)) -> dict:
+    """Liveness; with a key, also what is loaded (never the gallery's location or credentials)."""
+    if authenticate(request) is None:
+        return {"status": "ok"}
     with s.lock:
         sightings = s.store.count()
     return {"status": "ok", "model": s.embedder.name, "backend": s.backend, "sightings": sightings}
+
+
+@login.get("/login", include_in_schema=False)
+def login_page() -> Response:
+    """The sign-in form of the page (a key typed once, then a session cookie)."""
+    from fastapi.responses import FileResponse
+
+    from reidkit.service.state import STATIC
+
+    return FileResponse(STATIC / "login.html")
+
+
+@login.post("/login", include_in_schema=False)
+def login_submit(request: Request, key: str = Form(...), next: str = Form("/"), s: ServiceState = Depends(state)):
+    """Check the key; on success open a page session (HttpOnly, SameSite=Strict cookie) and go to `next`."""
+    from fastapi.responses import RedirectResponse
+
+    from reidkit.service.auth import SESSION_COOKIE, SESSION_S
+
+    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    who = s.keys.identify(key) if s.keys is not None else None
+    if who is None:
+        return RedirectResponse(f"/login?failed=1&next={target}", status_code=303)
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        s.sessions.open(who),
+        max_age=int(SESSION_S),
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return response
+
+
+@models.post("/logout", include_in_schema=False)
+def logout(request: Request, s: ServiceState = Depends(state)) -> Response:
+    """End the page session."""
+    from reidkit.service.auth import SESSION_COOKIE
+
+    s.sessions.close(request.cookies.get(SESSION_COOKIE))
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
 
 
 @models.post("/embed")
@@ -39,7 +90,7 @@ def verify(image_a: UploadFile = File(...), image_b: UploadFile = File(...), s: 
     return {"similarity": sim, "probability": prob, "same": prob > 0.5}
 
 
-@gallery.post("/gallery/enroll")
+@gallery.post("/gallery/enroll", dependencies=ADMIN)
 def gallery_enroll(
     image: UploadFile = File(...), name: str = Form(...), camera: str = Form(""), s: ServiceState = Depends(state)
 ) -> dict:
@@ -153,7 +204,7 @@ def identity(identity_id: int, s: ServiceState = Depends(state)) -> dict:
     }
 
 
-@gallery.delete("/identities/{identity_id}")
+@gallery.delete("/identities/{identity_id}", dependencies=ADMIN)
 def delete_identity(identity_id: int, s: ServiceState = Depends(state)) -> dict:
     """Delete an identity and its sightings."""
     with s.lock:
@@ -171,7 +222,7 @@ def sighting_thumbnail(sighting_id: int, s: ServiceState = Depends(state)) -> Re
     return Response(content=data, media_type="image/jpeg")
 
 
-@faces.post("/enroll")
+@faces.post("/enroll", dependencies=ADMIN)
 def face_enroll(
     image: UploadFile = File(...),
     name: str = Form(...),

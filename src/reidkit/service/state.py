@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Optional
 
 import numpy as np
-from fastapi import Header, HTTPException, Query, Request, UploadFile
+from fastapi import HTTPException, Request, UploadFile
 
 from reidkit.images import decode_image
+from reidkit.service.auth import ANONYMOUS_ADMIN, KeyRing, Principal, Sessions
 
 MAX_UPLOAD = 10 * 1024 * 1024
+STATIC = Path(__file__).with_name("static")  # the page, the login form
 
 
 @dataclass
@@ -24,9 +27,10 @@ class ServiceState:
     embedder: object
     reid: object
     backend: str
-    api_key: Optional[str] = None
+    keys: Optional[KeyRing] = None  # None: no keys, everyone is an admin (a service on loopback only)
     max_upload: int = MAX_UPLOAD
     lock: threading.Lock = field(default_factory=threading.Lock)
+    sessions: Sessions = field(default_factory=Sessions)
     _loaded: dict = field(default_factory=dict)
     _load_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -64,15 +68,27 @@ def state(request: Request) -> ServiceState:
     return request.app.state.reidkit
 
 
-def check_key(
-    request: Request,
-    x_api_key: Optional[str] = Header(default=None),
-    key: Optional[str] = Query(default=None, include_in_schema=False),
-) -> None:
-    """Refuse a request without the configured API key (header X-API-Key, or ?key= for images in pages)."""
-    expected = state(request).api_key
-    if expected and expected not in (x_api_key, key):
-        raise HTTPException(401, "missing or wrong X-API-Key")
+def principal(request: Request) -> Principal:
+    """Who made the request (set by the app's authentication gate)."""
+    return getattr(request.state, "principal", None) or ANONYMOUS_ADMIN
+
+
+def authenticate(request: Request) -> Optional[Principal]:
+    """The principal of a request's X-API-Key header or session cookie; None when it has neither (or a wrong
+    one). Keys in URLs are not accepted: they end up in logs and browser history."""
+    from reidkit.service.auth import SESSION_COOKIE
+
+    s = state(request)
+    if s.keys is None:
+        return ANONYMOUS_ADMIN
+    return s.keys.identify(request.headers.get("x-api-key")) or s.sessions.get(request.cookies.get(SESSION_COOKIE))
+
+
+def require_admin(request: Request) -> None:
+    """Refuse (403) a request whose key is not an admin's: it changes the gallery."""
+    who = principal(request)
+    if not who.admin:
+        raise HTTPException(403, f"key {who.name!r} has the {who.role} role; this needs an admin key")
 
 
 def read_image(upload: UploadFile, limit: int, field_name: str = "image") -> np.ndarray:
