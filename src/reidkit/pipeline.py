@@ -21,9 +21,11 @@ from reidkit.detect import Detections, Detector
 from reidkit.embed import Embedder
 from reidkit.models.catalog import model_or_default
 from reidkit.preprocess import crop
+from reidkit.reassociate import ReassociationConfig
 from reidkit.sources import Frame, camera_names
 from reidkit.track.fusion import IdentityFusion
 from reidkit.track.tracker import Tracker, TrackerConfig
+from reidkit.track.tracklets import TrackletBook
 from reidkit.verify import UNCALIBRATED
 
 
@@ -61,6 +63,7 @@ class FrameResult:
     image: np.ndarray | None = None
     source: str = ""
     read_at: float = 0.0  # time.monotonic() when the frame was read
+    track_ids: list[int] = field(default_factory=list)  # the camera tracker's id of each track
 
 
 FrameTracks = FrameResult  # the name before the multi-camera runtime
@@ -218,6 +221,7 @@ class Pipeline:
                     f.image,
                     "",
                     f.read_at,
+                    [t.track_id for t in tracks],
                 )
             )
         return results
@@ -248,6 +252,9 @@ class RunOptions:
     hub: object | None = None  # a preview.PreviewHub served by someone else (reidkit serve --track)
     stop: threading.Event | None = None  # set from another thread to end the run (outputs complete)
     sinks: list = field(default_factory=list)  # extra Sink objects
+    reassociate: bool | None = None  # re-associate every tracklet after the run: None = when every source is a
+    # recorded file or folder (not for live streams or --realtime); --online turns it off
+    reassociation: ReassociationConfig = ReassociationConfig()
 
 
 class _Latency:
@@ -381,12 +388,16 @@ def run_videos(
     )
     totals = [s.total for s in opened]
     total = sum(totals) if all(t is not None for t in totals) else None
+    recorded = total is not None and not options.realtime
+    book = TrackletBook() if (recorded if options.reassociate is None else options.reassociate) else None
     bar = tqdm(total=total, unit="frame", desc="tracking", disable=not options.progress or None)
     restore = _stop_on_sigterm()
     try:
         for batch in mux:
             for result in pipeline.step(batch, fps):
                 result = _with_source(result, opened)
+                if book is not None:
+                    book.add_frame(result)
                 _describe_attributes(recognizer, result)
                 for event in result.events:
                     for sink in sinks:
@@ -409,14 +420,38 @@ def run_videos(
                 sink.event(event)
         for sink in sinks:
             sink.close()
+    reassociated = None
+    if book is not None:
+        reassociated = _reassociate_outputs(out, names, book, pipeline, layout, sinks, options.reassociation)
     elapsed = time.perf_counter() - started
     summary = _summary(opened, names, counts, elapsed, out, pipeline, latency, sinks)
+    if reassociated is not None:
+        summary["identities_online"] = summary["identities"]
+        summary["identities"] = reassociated.identities_after
+        summary["reassociation"] = reassociated.summary()
     for source, error in mux.errors:
         summary["warnings"].append(f"{source.camera}: {error}")
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     if mux.errors and not any(counts.values()):
         raise mux.errors[0][1]
     return summary
+
+
+def _reassociate_outputs(out: Path, names, book, pipeline: Pipeline, layout, sinks, config):
+    """The global re-association pass of a recorded run: final ids for every tracklet, written back into the MOT
+    files, the event log and the gallery sightings."""
+    from reidkit.reassociate import reassociate, rewrite_events, rewrite_mot
+    from reidkit.sinks import GallerySink
+    from reidkit.track.tracklets import save_book
+
+    save_book(book, out / "tracklets.npz")
+    result = reassociate(book, pipeline.fusion.gallery.calibration, layout, config)
+    rewrite_mot(out, book, result.labels, names)
+    rewrite_events(out / "events.jsonl", result.labels, result.summary())
+    for sink in sinks:
+        if isinstance(sink, GallerySink):
+            sink.relabel(result.labels)
+    return result
 
 
 def _with_source(result: FrameResult, opened) -> FrameResult:

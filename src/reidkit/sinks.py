@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from reidkit.errors import ConfigError
+from reidkit.errors import ConfigError, ReidkitError
 
 if TYPE_CHECKING:
     from reidkit.pipeline import FrameResult
@@ -115,6 +115,7 @@ class GallerySink(Sink):
         self.fps = fps or {}
         self.linked: dict[int, int] = {}
         self.written = 0
+        self.by_track: dict[tuple[str, int], list[int]] = {}  # (camera, track id) -> its sighting ids
 
     def frame(self, result) -> None:
         from reidkit.gallery.ops import attribute_fields, thumbnail
@@ -148,8 +149,30 @@ class GallerySink(Sink):
                 }
             )
         vectors = np.stack([result.embeddings[k] for k in keep]).astype(np.float32)
-        self.store.add_sightings(vectors, self.model_key, infos, [thumbnail(c) for c in crops])
+        ids = self.store.add_sightings(vectors, self.model_key, infos, [thumbnail(c) for c in crops])
+        if len(ids) == len(keep) and result.track_ids:
+            for k, sighting in zip(keep, ids):
+                self.by_track.setdefault((result.camera, int(result.track_ids[k])), []).append(sighting)
         self.written += len(infos)
+
+    def relabel(self, labels: dict[tuple[str, int], int]) -> None:
+        """Re-association gave tracks their final ids: each final id gets one identity ("person-<id>") holding
+        the sightings of all its tracks; identities of this run left empty are deleted."""
+        wanted: dict[int, list[int]] = {}
+        for key, sightings in self.by_track.items():
+            if key in labels:
+                wanted.setdefault(labels[key], []).extend(sightings)
+        old = set(self.linked.values())
+        self.linked = {}
+        for final, sightings in sorted(wanted.items()):
+            self.linked[final] = self.store.add_identity(f"person-{final}", {"global_id": final})
+            self.store.move_sightings(sightings, self.linked[final])
+        for identity in old:
+            try:
+                if not self.store.sightings_of(identity):
+                    self.store.delete_identity(identity)
+            except ReidkitError:  # already gone (merged or deleted by someone else meanwhile)
+                pass
 
     def stats(self) -> dict:
         return {"sightings": self.written}

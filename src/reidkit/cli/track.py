@@ -59,6 +59,12 @@ def track(
         None, "--gallery", help="Also store tracked people in this gallery (file or postgresql://URL)."
     ),
     gallery_stride: int = typer.Option(10, "--gallery-stride", min=1, help="Every N-th frame goes to the gallery."),
+    online: bool = typer.Option(
+        False,
+        "--online",
+        help="Keep the online identities: skip the re-association of all tracklets that recorded files get after "
+        "the run (live streams never get it).",
+    ),
     ray: Optional[str] = typer.Option(
         None,
         "--ray",
@@ -126,6 +132,7 @@ def track(
         webhook=webhook,
         mqtt=mqtt,
         serve=serve,
+        reassociate=False if online else None,
     )
     if serve is not None and not as_json:
         from reidkit.preview import parse_serve

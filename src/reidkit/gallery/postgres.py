@@ -329,6 +329,14 @@ class PostgresGallery(GalleryStore):
             self._sql("UPDATE sightings SET identity_id = %s WHERE identity_id = %s", (keep, absorb))
             self._sql("DELETE FROM identities WHERE id = %s", (absorb,))
 
+    def _move_sightings(self, sighting_ids: list[int], identity_id: int) -> int:
+        with self._lock, self._write_tx():
+            self._require(identity_id)
+            moved = self._sql(
+                "UPDATE sightings SET identity_id = %s WHERE id = ANY(%s)", (identity_id, list(sighting_ids))
+            ).rowcount
+        return int(moved)
+
     def _delete_identity(self, identity_id: int) -> int:
         """Delete an identity and its sightings (the HNSW index follows the table)."""
         with self._lock, self._write_tx():

@@ -309,6 +309,16 @@ class SqliteGallery(GalleryStore):
             db.execute("DELETE FROM identities WHERE id = ?", (absorb,))
             self._bump()
 
+    def _move_sightings(self, sighting_ids: list[int], identity_id: int) -> int:
+        with self._lock, self._write() as db:
+            self._require(identity_id)
+            marks = ",".join("?" * len(sighting_ids))
+            moved = db.execute(
+                f"UPDATE sightings SET identity_id = ? WHERE id IN ({marks})", (identity_id, *sighting_ids)
+            ).rowcount
+            self._bump()
+        return int(moved)
+
     def _delete_identity(self, identity_id: int) -> int:
         """Delete an identity and its sightings; the deletion log lets every index drop just those rows."""
         with self._lock:

@@ -187,6 +187,14 @@ class GalleryStore(ABC):
             raise ConflictError("cannot merge an identity with itself")
         self._merge(keep, absorb)
 
+    def move_sightings(self, sighting_ids: list[int], identity_id: int) -> int:
+        """Give these sightings to `identity_id` (one transaction); returns how many moved. What re-association
+        does when it finds a track belonged to another person."""
+        ids = sorted({checked_id(i) for i in sighting_ids})
+        if not ids:
+            return 0
+        return self._move_sightings(ids, checked_id(identity_id))
+
     def delete_identity(self, identity_id: int) -> int:
         """Delete an identity and its sightings (from the index too); returns sightings removed."""
         return self._delete_identity(checked_id(identity_id))

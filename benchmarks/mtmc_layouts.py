@@ -1,0 +1,114 @@
+"""Cross-camera identity over many camera layouts: PETS09-S2L1 cut into 2, 3 and 4 virtual cameras (overlapping,
+abutting, blind strips of several widths) with `reidkit data split-views`, plus people-detection.264 cut into two
+views (no ground truth there: identities only). Each layout is tracked once with `reidkit track` and its cameras
+file; then, measured in the same run on the same tracklets:
+
+- **online**: the identities the live runtime decides (what `reidkit track --online` writes; today's runtime);
+- **re-associated**: the global re-association pass that recorded files get by default, at each threshold.
+
+Every default is chosen on the mean over the PETS layouts, never on one of them.
+
+    python benchmarks/mtmc_layouts.py [--work DIR] [--thresholds 0.5,0.7,0.9]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import cli_json, data_root, machine  # noqa: E402
+
+from reidkit.cameras import load_layout  # noqa: E402
+from reidkit.data.mot import read_mot_gt  # noqa: E402
+from reidkit.metrics.mtmc import mtmc_metrics  # noqa: E402
+from reidkit.models.catalog import get_spec, model_or_default  # noqa: E402
+from reidkit.reassociate import ReassociationConfig, reassociate  # noqa: E402
+from reidkit.track.tracklets import load_book  # noqa: E402
+
+LAYOUTS = {
+    "2 overlapping": "0:0.6,0.4:1",
+    "2 abutting": "0:0.5,0.5:1",
+    "2 blind 16%": "0:0.42,0.58:1",
+    "2 blind 30%": "0:0.35,0.65:1",
+    "3 overlapping": "0:0.4,0.3:0.7,0.6:1",
+    "3 narrow blind": "0:0.3,0.35:0.65,0.7:1",
+    "4 blind": "0:0.22,0.26:0.48,0.52:0.74,0.78:1",
+}
+
+
+def tracked(work: Path, name: str, views: str) -> Path:
+    """Split PETS09 into the layout's views and track them (cached in `work`); the run's output folder."""
+    seq = data_root() / "PETS09-S2L1"
+    d = work / name.replace(" ", "_").replace("%", "")
+    out = d / "run"
+    if not (out / "tracklets.npz").is_file():
+        cli_json(
+            "data", "split-views", seq / "vtest.mp4", seq / "gt/gt.txt", "-o", d, "--views", views, "--scale", "0.625"
+        )
+        videos = sorted(d.glob("view*.mp4"))
+        start = time.perf_counter()
+        summary = cli_json(
+            "track", *videos, "-o", out, "--no-video", "--no-attributes", "--cameras", d / "cameras.toml"
+        )
+        (out / "took.txt").write_text(f"{time.perf_counter() - start:.2f} {summary['reassociation']['seconds']}")
+    return out
+
+
+def score(labels: dict, book, gt: dict) -> dict:
+    """Cross-camera metrics of the tracklets under `labels` (tracklet key -> global id)."""
+    pred = {c: [] for c in gt}
+    for t in book.tracklets.values():
+        for r in t.rows:
+            x0, y0, x1, y1 = r[1:5]
+            pred.setdefault(t.camera, []).append([r[0] + 1, labels[t.key], x0, y0, x1 - x0, y1 - y0, r[5]])
+    pred = {c: np.array(v, float).reshape(-1, 7) for c, v in pred.items()}
+    return mtmc_metrics(gt, pred)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--work", type=Path, default=None, help="Keep splits and runs here (re-used when present).")
+    parser.add_argument("--thresholds", default="0.5,0.7,0.8,0.9,0.95,0.97")
+    args = parser.parse_args()
+    thresholds = [float(t) for t in args.thresholds.split(",")]
+    print(f"machine: {machine()}\n")
+    calibration = get_spec(model_or_default(None, "person-reid-tracking")).calibration
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.work or Path(tmp)
+        table: dict[str, dict] = {}
+        for name, views in LAYOUTS.items():
+            out = tracked(work, name, views)
+            book = load_book(out / "tracklets.npz")
+            layout = load_layout(out.parent / "cameras.toml")
+            gt = {p.stem: read_mot_gt(p, include_ignored=True) for p in sorted((out.parent / "gt").glob("*.txt"))}
+            took, _ = (float(v) for v in (out / "took.txt").read_text().split())
+            online = score({t.key: t.online_id for t in book.tracklets.values()}, book, gt)["cross_camera"]
+            row = {"online": online, "took": took}
+            for threshold in thresholds:
+                started = time.perf_counter()
+                result = reassociate(book, calibration, layout, replace(ReassociationConfig(), threshold=threshold))
+                row[threshold] = dict(score(result.labels, book, gt)["cross_camera"], s=time.perf_counter() - started)
+            table[name] = row
+        header = " | ".join(f"P>{t}" for t in thresholds)
+        print(f"| layout | online IDF1 (ids) | {header} | tracking s | pass s |")
+        print("|---|---|" + "---|" * len(thresholds) + "---|---|")
+        for name, row in table.items():
+            cells = " | ".join(f"{row[t]['IDF1']:.3f} ({row[t]['pred_identities']})" for t in thresholds)
+            o = row["online"]
+            passes = max(row[t]["s"] for t in thresholds)
+            print(f"| {name} | {o['IDF1']:.3f} ({o['pred_identities']}) | {cells} | {row['took']:.0f} | {passes:.2f} |")
+        mean = {k: np.mean([row[k]["IDF1"] for row in table.values()]) for k in ["online", *thresholds]}
+        worst = {k: np.min([row[k]["IDF1"] for row in table.values()]) for k in ["online", *thresholds]}
+        cells = " | ".join(f"{mean[t]:.3f} (min {worst[t]:.3f})" for t in thresholds)
+        print(f"| **mean** | {mean['online']:.3f} (min {worst['online']:.3f}) | {cells} | | |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,283 @@
+"""Global re-association of recorded footage: after the online pass, every tracklet of every camera is clustered
+again, with all the evidence of the whole run, under the layout's space–time constraints.
+
+The online pass decides once, greedily, from the crops a track had when it was confirmed. Here each tracklet is
+summarised by its quality-weighted mean embedding (tracklets.py) and tracklets are joined by constrained
+average-linkage clustering:
+
+- **cannot-link**: two tracklets of one camera that share a frame; two tracklets of cameras whose views do not
+  overlap that are visible at the same time for longer than `co_visible_s` (nobody is in two places at once);
+  two tracklets of overlapping views seen at the same time at ground points further apart than twice the layout's
+  radius;
+- **must-link**: tracklets of overlapping views (with homographies) seen at the same time at the same ground
+  point (median distance within the radius);
+- **transit windows**: a merge is refused when, on the merged timeline, a step from camera A to camera B falls
+  outside the A→B link's window, or a step within one camera moves faster than the motion gate allows.
+
+Similarities are the mean pairwise cosine of the two tracklets' crops (in the units of the re-id model's
+calibration); clusters merge while their average link's calibrated probability exceeds `threshold`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from reidkit.cameras import CameraLayout
+from reidkit.models.catalog import Calibration
+from reidkit.track.tracklets import Tracklet, TrackletBook
+
+
+@dataclass(frozen=True)
+class ReassociationConfig:
+    """How tracklets are joined (see the module docstring; defaults chosen on the mean over layouts, see
+    docs/benchmarks.md)."""
+
+    threshold: float = 0.5  # calibrated P(same) an average link needs
+    co_visible_s: float = 1.0  # cameras that do not overlap may both show one person this long (a hand-over)
+    max_speed: float = 1.0  # body heights per second, for steps within one camera
+    min_common: int = 3  # same-time samples needed to compare ground points
+
+
+@dataclass
+class Reassociation:
+    """The outcome: the final global id of every tracklet, and what changed."""
+
+    labels: dict[tuple[str, int], int]
+    identities_before: int
+    identities_after: int
+    tracklets: int
+    seconds: float
+
+    def summary(self) -> dict:
+        return {
+            "tracklets": self.tracklets,
+            "identities_online": self.identities_before,
+            "identities": self.identities_after,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def similarity_threshold(probability: float, calibration: Calibration) -> float:
+    """The cosine similarity at which the calibration gives `probability` (its logistic inverted)."""
+    p = min(max(probability, 1e-9), 1 - 1e-9)
+    return (math.log(p / (1 - p)) - calibration.bias) / calibration.scale
+
+
+# -- constraints --------------------------------------------------------------------------------------------------
+def _common(a: Tracklet, b: Tracklet, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices of a and b at the same moment (times within `tolerance`)."""
+    ta, tb = np.array([r[6] for r in a.rows]), np.array([r[6] for r in b.rows])
+    if ta[-1] < tb[0] - tolerance or tb[-1] < ta[0] - tolerance:
+        return np.zeros(0, int), np.zeros(0, int)
+    pos = np.clip(np.searchsorted(tb, ta), 1, len(tb) - 1) if len(tb) > 1 else np.zeros(len(ta), int)
+    nearest = np.where(np.abs(tb[pos - 1] - ta) < np.abs(tb[pos] - ta), pos - 1, pos) if len(tb) > 1 else pos
+    close = np.abs(tb[nearest] - ta) <= tolerance
+    return np.flatnonzero(close), nearest[close]
+
+
+def _period(tracklets: list[Tracklet]) -> float:
+    """Half the typical time between two rows of a track (the tolerance for "the same moment")."""
+    steps = [np.median(np.diff([r[6] for r in t.rows])) for t in tracklets if len(t.rows) > 2]
+    step = float(np.median(steps)) if steps else 0.1
+    return max(step, 1e-3) * 0.5
+
+
+def pair_constraints(
+    tracklets: list[Tracklet], layout: CameraLayout, config: ReassociationConfig = ReassociationConfig()
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """(cannot: n×n bool, must: index pairs) of the tracklets under the layout (module docstring)."""
+    n = len(tracklets)
+    cannot = np.zeros((n, n), bool)
+    must = []
+    tolerance = _period(tracklets)
+    for i in range(n):
+        a = tracklets[i]
+        for j in range(i + 1, n):
+            b = tracklets[j]
+            if a.end < b.start - tolerance or b.end < a.start - tolerance:
+                continue
+            ia, ib = _common(a, b, tolerance)
+            if not len(ia):
+                continue
+            if a.camera == b.camera:
+                cannot[i, j] = True
+            elif not layout.overlap(a.camera, b.camera):
+                cannot[i, j] = len(ia) * 2 * tolerance > config.co_visible_s
+            elif len(ia) >= config.min_common:
+                distance = _ground_distance(a, b, ia, ib, layout)
+                if distance is None:
+                    continue
+                if distance <= layout.ground_radius:
+                    must.append((i, j))
+                elif distance > 2 * layout.ground_radius:
+                    cannot[i, j] = True
+    cannot |= cannot.T
+    return cannot, must
+
+
+def _ground_distance(a: Tracklet, b: Tracklet, ia, ib, layout: CameraLayout) -> float | None:
+    pa = [layout.ground(a.camera, a.rows[k][1:5]) for k in ia]
+    pb = [layout.ground(b.camera, b.rows[k][1:5]) for k in ib]
+    if any(p is None for p in pa + pb):
+        return None
+    return float(np.median(np.hypot(*(np.array(pa) - np.array(pb)).T)))
+
+
+def timeline_allowed(members: list[Tracklet], layout: CameraLayout, max_speed: float = 1.0) -> bool:
+    """Whether one person could have made every step of these tracklets' timeline: camera to camera inside
+    the links' transit windows, within one camera no faster than the motion gate."""
+    ordered = sorted(members, key=lambda t: t.start)
+    for before, after in zip(ordered, ordered[1:]):
+        gap = after.start - before.end
+        if gap < 0:
+            continue  # overlapping in time: judged by the pair constraints
+        if before.camera == after.camera:
+            last, first = np.array(before.rows[-1][1:5]), np.array(after.rows[0][1:5])
+            height = max(last[3] - last[1], first[3] - first[1], 1.0)
+            moved = np.hypot(*((first[:2] + first[2:]) / 2 - (last[:2] + last[2:]) / 2))
+            if moved > height * (1.0 + max_speed * gap) and gap < 2.0:  # after 2 s anyone may come back anywhere
+                return False
+        elif (
+            not layout.overlap(before.camera, after.camera) and layout.transit(before.camera, after.camera, gap) is None
+        ):
+            return False
+    return True
+
+
+# -- clustering ---------------------------------------------------------------------------------------------------
+def cluster(
+    features: np.ndarray,
+    cannot: np.ndarray,
+    must: list[tuple[int, int]],
+    threshold: float,
+    allowed=lambda members: True,
+) -> np.ndarray:
+    """Constrained average-linkage clustering of rows (N×D; a row of NaN has no appearance): must-link pairs
+    first, then the most similar allowed pair of clusters while their mean pairwise similarity (dot products)
+    exceeds `threshold`. `allowed(member indices)` may refuse a merge. Returns a cluster label per row."""
+    n = len(features)
+    has = ~np.isnan(features).any(axis=1)
+    f = np.where(has[:, None], features, 0.0)
+    sim = f @ f.T
+    sim[~has] = -np.inf
+    sim[:, ~has] = -np.inf
+    np.fill_diagonal(sim, -np.inf)
+    cannot = cannot.copy()
+    members = [[i] for i in range(n)]
+    alive = np.ones(n, bool)
+    owner = np.arange(n)
+
+    def merge(a: int, b: int) -> None:
+        na, nb = len(members[a]), len(members[b])
+        row = (na * sim[a] + nb * sim[b]) / (na + nb)
+        row[np.isnan(row)] = -np.inf
+        sim[a], sim[:, a] = row, row
+        sim[a, a] = -np.inf
+        sim[b], sim[:, b] = -np.inf, -np.inf
+        cannot[a] |= cannot[b]
+        cannot[:, a] = cannot[a]
+        members[a] += members[b]
+        members[b] = []
+        alive[b] = False
+        owner[members[a]] = a
+
+    for i, j in must:
+        a, b = owner[i], owner[j]
+        if a != b and not cannot[a, b] and allowed(members[a] + members[b]):
+            merge(min(a, b), max(a, b))
+    while True:
+        masked = np.where(cannot, -np.inf, sim)
+        flat = int(np.argmax(masked))
+        a, b = divmod(flat, n)
+        if not masked[a, b] > threshold:
+            break
+        if not allowed(members[a] + members[b]):
+            cannot[a, b] = cannot[b, a] = True
+            continue
+        merge(min(a, b), max(a, b))
+    return owner.copy()
+
+
+def reassociate(
+    book: TrackletBook,
+    calibration: Calibration,
+    layout: CameraLayout | None = None,
+    config: ReassociationConfig = ReassociationConfig(),
+) -> Reassociation:
+    """Final global ids for every tracklet of a run (numbered by first appearance)."""
+    started = time.perf_counter()
+    layout = layout or CameraLayout()
+    tracklets = book.ordered()
+    if not tracklets:
+        return Reassociation({}, 0, 0, 0, time.perf_counter() - started)
+    dim = next((len(t.feature()) for t in tracklets if t.has_appearance), 1)
+    features = np.array([t.feature() if t.has_appearance else np.full(dim, np.nan) for t in tracklets])
+    cannot, must = pair_constraints(tracklets, layout, config)
+    labels = cluster(
+        features,
+        cannot,
+        must,
+        similarity_threshold(config.threshold, calibration),
+        lambda idx: timeline_allowed([tracklets[k] for k in idx], layout, config.max_speed),
+    )
+    final: dict[int, int] = {}
+    out = {}
+    for t, label in zip(tracklets, labels):  # in start order: ids by first appearance
+        out[t.key] = final.setdefault(int(label), len(final) + 1)
+    before = len({t.online_id for t in tracklets})
+    return Reassociation(out, before, len(final), len(tracklets), time.perf_counter() - started)
+
+
+# -- rewriting a run's outputs ------------------------------------------------------------------------------------
+def rewrite_mot(folder: str | Path, book: TrackletBook, labels: dict, cameras: list[str]) -> None:
+    """Write every camera's `<camera>.txt` again from the tracklets, with the final ids."""
+    from reidkit.data.mot import mot_line
+    from reidkit.files import atomic_write
+
+    rows: dict[str, list] = {c: [] for c in cameras}
+    for t in book.tracklets.values():
+        identity = labels[t.key]
+        rows.setdefault(t.camera, []).extend((r[0], identity, r[1:5], r[5]) for r in t.rows)
+    for camera, found in rows.items():
+        found.sort(key=lambda r: (r[0], r[1]))
+        with atomic_write(Path(folder) / f"{camera}.txt") as fh:
+            fh.writelines(mot_line(f + 1, i, box, score) + "\n" for f, i, box, score in found)
+
+
+def relabel_events(events: list[dict], labels: dict) -> list[dict]:
+    """Track events with their final ids: a person's first confirmation is `first_seen`, later ones
+    `reidentified` (marked `reassociated` where the online pass said otherwise)."""
+    seen: set[int] = set()
+    out = []
+    for event in events:
+        key = (event.get("camera"), event.get("track"))
+        if "id" not in event or key not in labels:
+            out.append(event)
+            continue
+        event = dict(event, id=labels[key], online_id=event["id"])
+        if event["event"] in ("first_seen", "reidentified"):
+            kind = "reidentified" if event["id"] in seen else "first_seen"
+            if kind != event["event"]:
+                event = dict(event, event=kind, reassociated=True)
+            seen.add(event["id"])
+        out.append(event)
+    return out
+
+
+def rewrite_events(path: str | Path, labels: dict, extra: dict | None = None) -> None:
+    """`events.jsonl` again with the final ids (relabel_events), plus one `reassociated` event at the end."""
+    from reidkit.files import atomic_write
+
+    path = Path(path)
+    events = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    events = relabel_events(events, labels)
+    if extra is not None:
+        events.append({"event": "reassociated", **extra})
+    with atomic_write(path) as fh:
+        fh.writelines(json.dumps(e) + "\n" for e in events)

@@ -1,0 +1,196 @@
+"""Global re-association: constructed tracklets for every constraint, and a run's outputs rewritten consistently."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from reidkit.cameras import Camera, CameraLayout, Link
+from reidkit.models.catalog import Calibration
+from reidkit.reassociate import (
+    ReassociationConfig,
+    cluster,
+    reassociate,
+    relabel_events,
+    rewrite_events,
+    rewrite_mot,
+    similarity_threshold,
+    timeline_allowed,
+)
+from reidkit.track.tracklets import Tracklet, TrackletBook, crop_quality, load_book, save_book
+
+CAL = Calibration(10.0, -5.0)  # P(same) = 0.5 at cosine 0.5
+RNG = np.random.default_rng(7)
+PEOPLE = np.linalg.qr(RNG.normal(size=(64, 8)))[0].T  # 8 orthonormal "appearances"
+
+
+def tracklet(book, camera, track, person, t0, t1, x=100.0, online=None, fps=10.0, noise=0.05):
+    """A tracklet of `person` in `camera` from t0 to t1 seconds, standing at x."""
+    t = Tracklet(camera, track, online if online is not None else track)
+    for k in range(int(round((t1 - t0) * fps)) + 1):
+        time = t0 + k / fps
+        e = PEOPLE[person] + noise * RNG.normal(size=64)
+        t.add(int(round(time * fps)), (x, 50, x + 40, 150), 0.9, time, e / np.linalg.norm(e), 1.0)
+    book.tracklets[t.key] = t
+    return t
+
+
+def test_same_person_across_cameras_is_joined():
+    book = TrackletBook()
+    tracklet(book, "a", 1, 0, 0, 3)
+    tracklet(book, "b", 1, 0, 10, 13)
+    tracklet(book, "b", 2, 1, 0, 3)
+    r = reassociate(book, CAL)
+    assert r.labels[("a", 1)] == r.labels[("b", 1)] != r.labels[("b", 2)]
+    assert r.identities_after == 2 and r.identities_before == 2
+
+
+def test_cannot_link_same_camera_and_two_places_at_once():
+    book = TrackletBook()
+    tracklet(book, "a", 1, 0, 0, 5)
+    tracklet(book, "a", 2, 0, 2, 6, x=400)  # the same look, the same camera, the same time: two people
+    tracklet(book, "b", 1, 0, 1, 4)  # and a third in another camera (views that do not overlap), at the same time
+    r = reassociate(book, CAL)
+    assert len({r.labels[("a", 1)], r.labels[("a", 2)], r.labels[("b", 1)]}) == 3
+
+
+def test_a_short_hand_over_between_views_is_allowed():
+    book = TrackletBook()
+    tracklet(book, "a", 1, 0, 0, 5)
+    tracklet(book, "b", 1, 0, 4.5, 9)  # both cameras show the person for half a second at the boundary
+    assert reassociate(book, CAL).identities_after == 1
+    strict = reassociate(book, CAL, config=ReassociationConfig(co_visible_s=0.2))
+    assert strict.identities_after == 2
+
+
+def test_transit_window_honoured():
+    windowed = CameraLayout(links=(Link("a", "b", 0.0, 10.0),))
+    book = TrackletBook()
+    tracklet(book, "a", 1, 0, 0, 3)
+    tracklet(book, "b", 1, 0, 30, 33)  # 27 s after: outside the 0-10 s window
+    assert reassociate(book, CAL, windowed).identities_after == 2
+    assert reassociate(book, CAL).identities_after == 1  # without the link: appearance decides
+    book = TrackletBook()
+    tracklet(book, "a", 1, 0, 0, 3)
+    tracklet(book, "b", 1, 0, 8, 10)
+    assert reassociate(book, CAL, windowed).identities_after == 1
+
+
+def test_overlapping_views_merge_at_the_same_ground_point():
+    shift = np.array([[1.0, 0, 300], [0, 1, 0], [0, 0, 1]])
+    layout = CameraLayout(
+        {"a": Camera("a", None, np.eye(3)), "b": Camera("b", None, shift)},
+        (Link("a", "b", 0, math.inf, True), Link("b", "a", 0, math.inf, True)),
+        ground_radius=20.0,
+    )
+    book = TrackletBook()
+    tracklet(book, "a", 1, 0, 0, 4, x=350)  # ground x = 370
+    tracklet(book, "b", 1, 3, 0, 4, x=50)  # another look (a different crop model view), same floor spot: 370
+    tracklet(book, "b", 2, 0, 0, 4, x=200)  # the look of a's person, but 150 px away on the floor, at once
+    r = reassociate(book, CAL, layout)
+    assert r.labels[("a", 1)] == r.labels[("b", 1)] != r.labels[("b", 2)]
+
+
+def test_motion_gate_within_a_camera():
+    a, b = Tracklet("a", 1, 1), Tracklet("a", 2, 2)
+    a.add(0, (0, 0, 10, 100), 0.9, 0.0, None, 0)
+    b.add(5, (900, 0, 910, 100), 0.9, 0.5, None, 0)  # 9 body heights in half a second
+    assert not timeline_allowed([a, b], CameraLayout())
+    b.rows = [(50, 900, 0, 910, 100, 0.9, 5.0)]  # ... or after 5 s: anyone can come back anywhere
+    assert timeline_allowed([a, b], CameraLayout())
+
+
+def test_cluster_is_average_linkage_with_constraints():
+    f = np.array([[1.0, 0], [0.9, 0.1], [0, 1.0], [np.nan, np.nan]])
+    cannot = np.zeros((4, 4), bool)
+    labels = cluster(f, cannot, [], 0.5)
+    assert labels[0] == labels[1] != labels[2] and labels[3] not in labels[:3]
+    cannot[0, 1] = cannot[1, 0] = True
+    labels = cluster(f, cannot, [], 0.5)
+    assert len(set(labels)) == 4
+    labels = cluster(f, np.zeros((4, 4), bool), [(2, 3)], 0.5)  # must-link joins a tracklet with no appearance
+    assert labels[2] == labels[3]
+    assert similarity_threshold(0.5, CAL) == pytest.approx(0.5)
+
+
+def test_crop_quality():
+    boxes = np.array([[0, 10, 40, 110], [100, 10, 140, 110], [110, 20, 150, 120], [300, 10, 320, 60]], float)
+    q = crop_quality(boxes, 640, 480)
+    assert q[0] == 0  # cut by the left edge
+    assert q[1] < 0.5 and q[2] < 0.5  # mostly covering each other
+    assert 0 < q[3] < 1  # small, alone
+    assert crop_quality(np.array([[100, 10, 140, 110]]), 640, 480)[0] == pytest.approx(1.0)
+
+
+def test_book_round_trip(tmp_path):
+    book = TrackletBook()
+    tracklet(book, "a", 1, 0, 0, 2, online=5)
+    empty = Tracklet("b", 3, 6)
+    empty.add(4, (1, 2, 3, 4), 0.5, 0.4, None, 0)
+    book.tracklets[empty.key] = empty
+    save_book(book, tmp_path / "t.npz")
+    again = load_book(tmp_path / "t.npz")
+    assert set(again.tracklets) == set(book.tracklets)
+    assert np.allclose(again.tracklets[("a", 1)].feature(), book.tracklets[("a", 1)].feature())
+    assert again.tracklets[("a", 1)].online_id == 5 and not again.tracklets[("b", 3)].has_appearance
+    assert again.tracklets[("b", 3)].rows == empty.rows
+    (tmp_path / "bad.npz").write_bytes(b"junk")
+    from reidkit.errors import DatasetError
+
+    with pytest.raises(DatasetError):
+        load_book(tmp_path / "bad.npz")
+
+
+def test_rewritten_outputs_agree(tmp_path, new_gallery):
+    """MOT files, the event log and the gallery sightings carry the same final ids after a rewrite."""
+    from types import SimpleNamespace
+
+    from reidkit.gallery import open_gallery
+    from reidkit.sinks import GallerySink
+
+    book = TrackletBook()
+    tracklet(book, "a", 1, 0, 0, 2, online=1)
+    tracklet(book, "b", 1, 0, 5, 7, online=2)  # the online pass missed it: a new id
+    tracklet(book, "b", 2, 1, 0, 2, online=3)
+    r = reassociate(book, CAL)
+    assert r.labels[("a", 1)] == r.labels[("b", 1)] == 1 and r.labels[("b", 2)] == 2
+    rewrite_mot(tmp_path, book, r.labels, ["a", "b"])
+    ids = {c: set(np.loadtxt(tmp_path / f"{c}.txt", delimiter=",", ndmin=2)[:, 1].astype(int)) for c in "ab"}
+    assert ids == {"a": {1}, "b": {1, 2}}
+    events = [
+        {"event": "first_seen", "id": 1, "track": 1, "camera": "a", "frame": 1},
+        {"event": "first_seen", "id": 3, "track": 2, "camera": "b", "frame": 1},
+        {"event": "first_seen", "id": 2, "track": 1, "camera": "b", "frame": 51},
+        {"event": "stream_lost", "camera": "b"},
+    ]
+    (tmp_path / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    rewrite_events(tmp_path / "events.jsonl", r.labels, r.summary())
+    got = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert [(e["event"], e.get("id")) for e in got[:3]] == [("first_seen", 1), ("first_seen", 2), ("reidentified", 1)]
+    assert got[2]["reassociated"] and got[2]["online_id"] == 2 and got[3]["event"] == "stream_lost"
+    assert got[-1]["event"] == "reassociated" and got[-1]["identities"] == 2
+    assert relabel_events([{"event": "lost", "id": 9, "track": 9, "camera": "z"}], r.labels)[0]["id"] == 9
+
+    store = open_gallery(new_gallery(), create=True)
+    try:
+        sink = GallerySink(store, "m", stride=1)
+        for t in book.ordered():
+            unit = t.feature() / np.linalg.norm(t.feature())
+            for row in t.rows[:2]:
+                frame = SimpleNamespace(
+                    frame=row[0], embeddings=[unit.astype(np.float32)], boxes=np.array([row[1:5]]),
+                    image=np.zeros((200, 600, 3), np.uint8), ids=[t.online_id], source=t.camera, camera=t.camera,
+                    time=row[6], track_ids=[t.track_id],
+                )  # fmt: skip
+                sink.frame(frame)
+        assert len(store.identities()) == 3
+        sink.relabel(r.labels)
+        by_name = {i.name: i for i in store.identities()}
+        assert sorted(by_name) == ["person-1", "person-2"]
+        cameras = {s.camera for s in store.sightings_of(by_name["person-1"].identity_id)}
+        assert cameras == {"a", "b"} and by_name["person-1"].sightings == 4
+    finally:
+        store.close()
