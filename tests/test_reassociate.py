@@ -66,6 +66,17 @@ def test_a_short_hand_over_between_views_is_allowed():
     assert strict.identities_after == 2
 
 
+def test_tracklets_too_short_to_judge_follow_their_online_id():
+    book = TrackletBook()
+    tracklet(book, "a", 1, 0, 0, 3, online=1)
+    tracklet(book, "b", 1, 0, 10, 13, online=2)  # joined with (a, 1): online id 2 went to 1
+    tracklet(book, "b", 2, 0, 14, 14.1, online=2)  # two boxes of 2: they go where 2 went
+    tracklet(book, "c", 1, 0, 2, 2, online=5)  # one box that looks like person 0, alone: it keeps its online id
+    r = reassociate(book, CAL)
+    assert r.labels == {("a", 1): 1, ("b", 1): 1, ("b", 2): 1, ("c", 1): 5}
+    assert r.identities_before == 3 and r.identities_after == 2
+
+
 def test_transit_window_honoured():
     windowed = CameraLayout(links=(Link("a", "b", 0.0, 10.0),))
     book = TrackletBook()
@@ -156,10 +167,13 @@ def test_rewritten_outputs_agree(tmp_path, new_gallery):
     tracklet(book, "b", 1, 0, 5, 7, online=2)  # the online pass missed it: a new id
     tracklet(book, "b", 2, 1, 0, 2, online=3)
     r = reassociate(book, CAL)
-    assert r.labels[("a", 1)] == r.labels[("b", 1)] == 1 and r.labels[("b", 2)] == 2
+    # ids the online pass gave out are kept where it was right: (b, 2) stays 3, (b, 1) joins 1
+    assert r.labels[("a", 1)] == r.labels[("b", 1)] == 1 and r.labels[("b", 2)] == 3
+    assert r.events == [{"event": "identity_merged", "id": 1, "merged": [2], "tracks": [["b", 1]]}]
+    assert r.summary()["merged"] == 1 and r.summary()["split"] == 0 and r.summary()["identities"] == 2
     rewrite_mot(tmp_path, book, r.labels, ["a", "b"])
     ids = {c: set(np.loadtxt(tmp_path / f"{c}.txt", delimiter=",", ndmin=2)[:, 1].astype(int)) for c in "ab"}
-    assert ids == {"a": {1}, "b": {1, 2}}
+    assert ids == {"a": {1}, "b": {1, 3}}
     events = [
         {"event": "first_seen", "id": 1, "track": 1, "camera": "a", "frame": 1},
         {"event": "first_seen", "id": 3, "track": 2, "camera": "b", "frame": 1},
@@ -167,11 +181,11 @@ def test_rewritten_outputs_agree(tmp_path, new_gallery):
         {"event": "stream_lost", "camera": "b"},
     ]
     (tmp_path / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
-    rewrite_events(tmp_path / "events.jsonl", r.labels, r.summary())
+    rewrite_events(tmp_path / "events.jsonl", r.labels)
     got = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
-    assert [(e["event"], e.get("id")) for e in got[:3]] == [("first_seen", 1), ("first_seen", 2), ("reidentified", 1)]
-    assert got[2]["reassociated"] and got[2]["online_id"] == 2 and got[3]["event"] == "stream_lost"
-    assert got[-1]["event"] == "reassociated" and got[-1]["identities"] == 2
+    assert [(e["event"], e.get("id")) for e in got[:3]] == [("first_seen", 1), ("first_seen", 3), ("reidentified", 1)]
+    assert got[2]["reassociated"] and got[2]["online_id"] == 2 and got[3] == {"event": "stream_lost", "camera": "b"}
+    assert len(got) == len(events)
     assert relabel_events([{"event": "lost", "id": 9, "track": 9, "camera": "z"}], r.labels)[0]["id"] == 9
 
     store = open_gallery(new_gallery(), create=True)
@@ -189,7 +203,7 @@ def test_rewritten_outputs_agree(tmp_path, new_gallery):
         assert len(store.identities()) == 3
         sink.relabel(r.labels)
         by_name = {i.name: i for i in store.identities()}
-        assert sorted(by_name) == ["person-1", "person-2"]
+        assert sorted(by_name) == ["person-1", "person-3"]  # person-2 emptied and deleted
         cameras = {s.camera for s in store.sightings_of(by_name["person-1"].identity_id)}
         assert cameras == {"a", "b"} and by_name["person-1"].sightings == 4
     finally:

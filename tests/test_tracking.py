@@ -126,7 +126,9 @@ def test_pipeline_on_first_100_pets_frames(data_root, tmp_path, capsys, models_r
     assert (tmp_path / "vtest.mp4").stat().st_size > 10_000
     events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
     assert events and events[0]["event"] == "first_seen" and events[0]["camera"] == "vtest"
-    assert {e["event"] for e in events} <= {"first_seen", "lost", "refound", "reidentified", "ended"}
+    track_events = {"first_seen", "lost", "refound", "reidentified", "ended"}
+    assert {e["event"] for e in events} <= track_events | {"identity_merged", "identity_split", "reassociated"}
+    assert events[-1]["event"] == "reassociated" and events[-1]["identities"] == summary["identities"]
     lost = set()
     for e in events:  # a track is refound only after it was lost
         if e["event"] == "lost":

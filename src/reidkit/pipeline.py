@@ -394,7 +394,7 @@ def run_videos(
     restore = _stop_on_sigterm()
     try:
         for batch in mux:
-            for result in pipeline.step(batch, fps):
+            for result in pipeline.step(batch, fps) if batch else []:
                 result = _with_source(result, opened)
                 if book is not None:
                     book.add_frame(result)
@@ -418,11 +418,13 @@ def run_videos(
         for event in mux.events():
             for sink in sinks:
                 sink.event(event)
-        for sink in sinks:
-            sink.close()
-    reassociated = None
-    if book is not None:
-        reassociated = _reassociate_outputs(out, names, book, pipeline, layout, sinks, options.reassociation)
+        try:
+            reassociated = _reassociate(out, book, pipeline, layout, sinks, options.reassociation)
+        finally:
+            for sink in sinks:
+                sink.close()
+    if reassociated is not None:
+        _rewrite_outputs(out, names, book, reassociated, sinks)
     elapsed = time.perf_counter() - started
     summary = _summary(opened, names, counts, elapsed, out, pipeline, latency, sinks)
     if reassociated is not None:
@@ -437,21 +439,33 @@ def run_videos(
     return summary
 
 
-def _reassociate_outputs(out: Path, names, book, pipeline: Pipeline, layout, sinks, config):
-    """The global re-association pass of a recorded run: final ids for every tracklet, written back into the MOT
-    files, the event log and the gallery sightings."""
-    from reidkit.reassociate import reassociate, rewrite_events, rewrite_mot
-    from reidkit.sinks import GallerySink
+def _reassociate(out: Path, book, pipeline: Pipeline, layout, sinks, config):
+    """The global re-association pass of a recorded run (None without a tracklet book): final ids for every
+    tracklet; its corrections (identity_merged / identity_split) and a closing `reassociated` event go to every
+    sink while they are open, so the event log, MQTT and webhooks tell the same story."""
+    if book is None:
+        return None
+    from reidkit.reassociate import reassociate
     from reidkit.track.tracklets import save_book
 
     save_book(book, out / "tracklets.npz")
     result = reassociate(book, pipeline.fusion.gallery.calibration, layout, config)
+    for event in [*result.events, {"event": "reassociated", **result.summary()}]:
+        for sink in sinks:
+            sink.event(event)
+    return result
+
+
+def _rewrite_outputs(out: Path, names, book, result, sinks) -> None:
+    """The final ids written back into the MOT files, the event log and the gallery sightings."""
+    from reidkit.reassociate import rewrite_events, rewrite_mot
+    from reidkit.sinks import GallerySink
+
     rewrite_mot(out, book, result.labels, names)
-    rewrite_events(out / "events.jsonl", result.labels, result.summary())
+    rewrite_events(out / "events.jsonl", result.labels)
     for sink in sinks:
         if isinstance(sink, GallerySink):
             sink.relabel(result.labels)
-    return result
 
 
 def _with_source(result: FrameResult, opened) -> FrameResult:

@@ -15,7 +15,8 @@ average-linkage clustering:
   outside the A→B link's window, or a step within one camera moves faster than the motion gate allows.
 
 Similarities are the mean pairwise cosine of the two tracklets' crops (in the units of the re-id model's
-calibration); clusters merge while their average link's calibrated probability exceeds `threshold`.
+calibration); clusters merge while their average link's calibrated probability exceeds `threshold`. Tracklets
+shorter than `min_rows` are not clustered (one or two boxes say too little): they follow their online id.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,7 @@ class ReassociationConfig:
     co_visible_s: float = 1.0  # cameras that do not overlap may both show one person this long (a hand-over)
     max_speed: float = 1.0  # body heights per second, for steps within one camera
     min_common: int = 3  # same-time samples needed to compare ground points
+    min_rows: int = 3  # shorter tracklets carry too little evidence to move: they follow their online id
 
 
 @dataclass
@@ -53,6 +55,7 @@ class Reassociation:
     identities_after: int
     tracklets: int
     seconds: float
+    events: list[dict] = field(default_factory=list)  # identity_split / identity_merged (see corrections)
 
     def summary(self) -> dict:
         return {
@@ -60,6 +63,8 @@ class Reassociation:
             "identities_online": self.identities_before,
             "identities": self.identities_after,
             "seconds": round(self.seconds, 3),
+            "merged": sum(e["event"] == "identity_merged" for e in self.events),
+            "split": sum(e["event"] == "identity_split" for e in self.events),
         }
 
 
@@ -108,7 +113,7 @@ def pair_constraints(
             if a.camera == b.camera:
                 cannot[i, j] = True
             elif not layout.overlap(a.camera, b.camera):
-                cannot[i, j] = len(ia) * 2 * tolerance > config.co_visible_s
+                cannot[i, j] = _two_places(a, b, len(ia) * 2 * tolerance, config.co_visible_s)
             elif len(ia) >= config.min_common:
                 distance = _ground_distance(a, b, ia, ib, layout)
                 if distance is None:
@@ -119,6 +124,13 @@ def pair_constraints(
                     cannot[i, j] = True
     cannot |= cannot.T
     return cannot, must
+
+
+def _two_places(a: Tracklet, b: Tracklet, together_s: float, allowance_s: float) -> bool:
+    """Whether views that do not overlap show one person for too long at once to be one: longer than the
+    hand-over allowance, or for most of the shorter tracklet (a hand-over is a brief part of both)."""
+    shorter = max(min(a.end - a.start, b.end - b.start), 1e-9)
+    return together_s > allowance_s or (len(a.rows) > 2 and len(b.rows) > 2 and together_s > 0.5 * shorter)
 
 
 def _ground_distance(a: Tracklet, b: Tracklet, ia, ib, layout: CameraLayout) -> float | None:
@@ -213,9 +225,10 @@ def reassociate(
     """Final global ids for every tracklet of a run (numbered by first appearance)."""
     started = time.perf_counter()
     layout = layout or CameraLayout()
-    tracklets = book.ordered()
-    if not tracklets:
+    everything = book.ordered()
+    if not everything:
         return Reassociation({}, 0, 0, 0, time.perf_counter() - started)
+    tracklets = [t for t in everything if len(t.rows) >= config.min_rows]
     dim = next((len(t.feature()) for t in tracklets if t.has_appearance), 1)
     features = np.array([t.feature() if t.has_appearance else np.full(dim, np.nan) for t in tracklets])
     cannot, must = pair_constraints(tracklets, layout, config)
@@ -226,12 +239,86 @@ def reassociate(
         similarity_threshold(config.threshold, calibration),
         lambda idx: timeline_allowed([tracklets[k] for k in idx], layout, config.max_speed),
     )
-    final: dict[int, int] = {}
-    out = {}
-    for t, label in zip(tracklets, labels):  # in start order: ids by first appearance
-        out[t.key] = final.setdefault(int(label), len(final) + 1)
-    before = len({t.online_id for t in tracklets})
-    return Reassociation(out, before, len(final), len(tracklets), time.perf_counter() - started)
+    out = final_ids(tracklets, labels)
+    out.update(_follow_online([t for t in everything if t.key not in out], tracklets, out))
+    before = len({t.online_id for t in everything})
+    after = len(set(out.values()))
+    events = corrections(everything, out)
+    return Reassociation(out, before, after, len(everything), time.perf_counter() - started, events)
+
+
+def _follow_online(short: list[Tracklet], clustered: list[Tracklet], out: dict) -> dict:
+    """Final ids for tracklets too short to cluster: where their online id went (the final id of most of that
+    id's clustered rows), else the online id itself when free, else a new one."""
+    rows: dict[int, dict[int, int]] = {}
+    for t in clustered:
+        votes = rows.setdefault(t.online_id, {})
+        votes[out[t.key]] = votes.get(out[t.key], 0) + len(t.rows)
+    used = set(out.values())
+    fresh = max([*used, *(t.online_id for t in short)], default=0) + 1
+    went: dict[int, int] = {}
+    for t in short:
+        if t.online_id not in went:
+            votes = rows.get(t.online_id)
+            if votes:
+                went[t.online_id] = max(votes, key=lambda f: (votes[f], -f))
+            elif t.online_id not in used:
+                went[t.online_id] = t.online_id
+            else:
+                went[t.online_id], fresh = fresh, fresh + 1
+            used.add(went[t.online_id])
+    return {t.key: went[t.online_id] for t in short}
+
+
+def final_ids(tracklets: list[Tracklet], labels) -> dict[tuple[str, int], int]:
+    """A global id per cluster that keeps the ids the online pass already gave out: each cluster (in order of
+    first appearance) takes the online id covering most of its rows that no earlier cluster took, else a new id
+    above every online id. Where re-association agrees with the online pass nothing is renumbered."""
+    groups: dict[int, list[Tracklet]] = {}
+    for t, label in zip(tracklets, labels):
+        groups.setdefault(int(label), []).append(t)
+    taken: set[int] = set()
+    fresh = max((t.online_id for t in tracklets), default=0) + 1
+    out: dict[tuple[str, int], int] = {}
+    for members in groups.values():
+        votes: dict[int, int] = {}
+        for t in members:
+            votes[t.online_id] = votes.get(t.online_id, 0) + len(t.rows)
+        ranked = sorted(votes, key=lambda i: (-votes[i], i))
+        choice = next((i for i in ranked if i not in taken), None)
+        if choice is None:
+            choice, fresh = fresh, fresh + 1
+        taken.add(choice)
+        for t in members:
+            out[t.key] = choice
+    return out
+
+
+def corrections(tracklets: list[Tracklet], labels: dict) -> list[dict]:
+    """What re-association changed, as events a live consumer can apply to the ids it already has:
+    `identity_split` (an online id whose tracks now belong to several people: `into`) and `identity_merged`
+    (online ids now one person: `merged` into `id`), each with the tracks ([camera, track]) that moved."""
+    into: dict[int, set[int]] = {}
+    merged: dict[int, set[int]] = {}
+    moved: dict[tuple[str, int], list] = {}
+    for t in tracklets:
+        final = labels[t.key]
+        into.setdefault(t.online_id, set()).add(final)
+        if final != t.online_id:
+            merged.setdefault(final, set()).add(t.online_id)
+            moved.setdefault(("split", t.online_id), []).append([t.camera, t.track_id])
+            moved.setdefault(("merged", final), []).append([t.camera, t.track_id])
+    events = [
+        {"event": "identity_split", "id": online, "into": sorted(finals), "tracks": moved[("split", online)]}
+        for online, finals in sorted(into.items())
+        if len(finals) > 1
+    ]
+    events += [
+        {"event": "identity_merged", "id": final, "merged": sorted(ids), "tracks": moved[("merged", final)]}
+        for final, ids in sorted(merged.items())
+        if ids - {final} and final in into  # into a person the online pass knew (else a split made it)
+    ]
+    return events
 
 
 # -- rewriting a run's outputs ------------------------------------------------------------------------------------
@@ -270,14 +357,12 @@ def relabel_events(events: list[dict], labels: dict) -> list[dict]:
     return out
 
 
-def rewrite_events(path: str | Path, labels: dict, extra: dict | None = None) -> None:
-    """`events.jsonl` again with the final ids (relabel_events), plus one `reassociated` event at the end."""
+def rewrite_events(path: str | Path, labels: dict) -> None:
+    """`events.jsonl` again with the final ids (relabel_events); events without a track pass unchanged."""
     from reidkit.files import atomic_write
 
     path = Path(path)
     events = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     events = relabel_events(events, labels)
-    if extra is not None:
-        events.append({"event": "reassociated", **extra})
     with atomic_write(path) as fh:
         fh.writelines(json.dumps(e) + "\n" for e in events)

@@ -49,6 +49,9 @@ class EventLogSink(Sink):
     def event(self, event: dict) -> None:
         self._file.write(json.dumps(event) + "\n")
         self._pending = True
+        if "track" not in event:  # stream and run events: rare, and often while no frame comes to flush them
+            self._file.flush()
+            self._pending = False
 
     def frame(self, result) -> None:
         if self._pending:
@@ -156,18 +159,22 @@ class GallerySink(Sink):
         self.written += len(infos)
 
     def relabel(self, labels: dict[tuple[str, int], int]) -> None:
-        """Re-association gave tracks their final ids: each final id gets one identity ("person-<id>") holding
-        the sightings of all its tracks; identities of this run left empty are deleted."""
+        """Re-association gave tracks their final ids: each final id's identity ("person-<id>", the one this run
+        already made where there is one) holds the sightings of all its tracks; identities of this run left
+        empty are deleted."""
         wanted: dict[int, list[int]] = {}
         for key, sightings in self.by_track.items():
             if key in labels:
                 wanted.setdefault(labels[key], []).extend(sightings)
-        old = set(self.linked.values())
+        old = dict(self.linked)
         self.linked = {}
         for final, sightings in sorted(wanted.items()):
-            self.linked[final] = self.store.add_identity(f"person-{final}", {"global_id": final})
+            if final in old:
+                self.linked[final] = old[final]
+            else:
+                self.linked[final] = self.store.add_identity(f"person-{final}", {"global_id": final})
             self.store.move_sightings(sightings, self.linked[final])
-        for identity in old:
+        for identity in set(old.values()) - set(self.linked.values()):
             try:
                 if not self.store.sightings_of(identity):
                     self.store.delete_identity(identity)

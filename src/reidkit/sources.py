@@ -157,6 +157,10 @@ class Source:
         with self._cond:
             return self._finished and not self._buffer and self._error is None
 
+    def has_events(self) -> bool:
+        with self._cond:
+            return bool(self._events)
+
     def events(self) -> list[dict]:
         """The stream events since the last call (stream_lost, stream_restored with gap_s)."""
         with self._cond:
@@ -379,7 +383,8 @@ def _default_name(source) -> str:
 
 
 class CameraMux:
-    """Runs every source's reader thread and yields batches of frames, one per camera that has one, in time order.
+    """Runs every source's reader thread and yields batches of frames, one per camera that has one, in time order
+    (an empty batch when no camera has a frame but one has a stream event to tell: `events()`).
 
     File cameras are waited for (no frame of theirs is skipped); live cameras contribute their newest frame when
     one is there. A camera whose source fails is dropped from the run and its error kept in `errors`; `limit`
@@ -425,6 +430,8 @@ class CameraMux:
                     active.remove(s)
             if batch:
                 yield sorted(batch, key=lambda f: f.time)
+            elif any(s.has_events() for s in self.sources):
+                yield []  # no frame, but news (a stream lost while the others are quiet): the caller hears it now
 
     def _ready(self, active: list[Source]) -> bool:
         files = [s for s in active if not s.newest_only]

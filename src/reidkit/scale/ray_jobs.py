@@ -238,6 +238,7 @@ def ray_index(
     with open_gallery(db, create=True) as store:
         if model is None:
             model = store.model_of("person")
+        before = store.count()
 
         def take(report: SegmentReport) -> None:
             if report.error:
@@ -259,6 +260,10 @@ def ray_index(
         }
         with connected(address) as ray:
             stats = run_pool(ray, segments, "index", settings, workers, take, progress, cpus_per_worker, threads)
+        if postgres and stats["retried"]:
+            # a worker that died after its COPY committed reported nothing, and its segment's second run stored
+            # only what was missing: the gallery itself says how many sightings this job added
+            counts["sightings"] = store.count() - before
     bad = {s["file"] for s in skipped}
     return {
         "files": len({s.path for s in segments} - bad),
