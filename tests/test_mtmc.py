@@ -70,3 +70,14 @@ def test_split_views_then_eval_mtmc_on_pets09(data_root, tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert code == 0 and report["cross_camera"]["IDF1"] == pytest.approx(1.0)
     assert main(["eval", "mtmc", "--pred", str(tmp_path / "nothing"), "--gt", str(out / "gt")]) == 2
+
+
+def test_split_views_of_unannotated_footage_writes_views_and_layout_only(data_root, tmp_path, capsys):
+    out = tmp_path / "views"
+    video = data_root / "videos/people-detection.264"
+    args = ["data", "split-views", str(video), "-o", str(out), "--views", "0:0.42,0.58:1", "--max-frames", "5"]
+    assert main(args + ["--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["frames"] == 5 and "boxes" not in summary["views"]["view1"]
+    assert summary["views"]["view2"]["x0"] > summary["views"]["view1"]["x1"]  # a blind strip between
+    assert (out / "view2.mp4").is_file() and (out / "cameras.toml").is_file() and not (out / "gt").exists()

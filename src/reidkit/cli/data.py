@@ -53,8 +53,8 @@ def from_mot(
 
 @app.command("split-views")
 def split_views(
-    video: Path = typer.Argument(..., help="The annotated sequence's video."),
-    gt: Path = typer.Argument(..., help="Its MOTChallenge gt.txt (global ids)."),
+    video: Path = typer.Argument(..., help="The video (annotated, to score the views)."),
+    gt: Optional[Path] = typer.Argument(None, help="Its MOTChallenge gt.txt (global ids); without it, views only."),
     output: Path = typer.Option(..., "--output", "-o", help="Folder for view<k>.mp4 and gt/view<k>.txt."),
     views: str = typer.Option(
         ...,
@@ -93,5 +93,7 @@ def split_views(
         print_json(summary)
         return
     for name, v in summary["views"].items():
-        out.print(f"{name}: x {v['x0']}-{v['x1']}, {v['boxes']} boxes of {v['identities']} people")
-    out.print(f"{summary['frames']} frames -> {output}; ground truth in {output / 'gt'}; layout {summary['cameras']}")
+        people = f", {v['boxes']} boxes of {v['identities']} people" if "boxes" in v else ""
+        out.print(f"{name}: x {v['x0']}-{v['x1']}{people}")
+    truth = f"; ground truth in {output / 'gt'}" if gt is not None else ""
+    out.print(f"{summary['frames']} frames -> {output}{truth}; layout {summary['cameras']}")

@@ -50,7 +50,7 @@ def view_rows(gt: np.ndarray, x0: float, x1: float, min_inside: float = 0.6) -> 
 
 def split_views(
     video: str | os.PathLike,
-    gt_path: str | os.PathLike,
+    gt_path: str | os.PathLike | None,
     out: str | os.PathLike,
     views: list[tuple[float, float]],
     scale: float | None = None,
@@ -60,7 +60,8 @@ def split_views(
     ground_radius: float = 0.05,
 ) -> dict:
     """Write OUT/view<k>.mp4 and OUT/gt/view<k>.txt for each view, and OUT/cameras.toml describing the layout;
-    returns a summary.
+    returns a summary. Without `gt_path` (footage nobody annotated) only the views and the cameras file are
+    written.
 
     The cameras file is what the builder knows of the geometry: each view's homography is its shift into the
     source frame (the source frame is the "ground plane", `ground_radius` a fraction of its width); neighbouring
@@ -74,14 +75,14 @@ def split_views(
 
     info = video_info(video)
     width, height = int(info["width"]), int(info["height"])
-    gt = read_mot_gt(gt_path, include_ignored=True)
+    gt = None if gt_path is None else read_mot_gt(gt_path, include_ignored=True).copy()
     if scale is None:
-        size = seqinfo_size(gt_path)
+        size = None if gt_path is None else seqinfo_size(gt_path)
         scale = width / size[0] if size else 1.0
-    gt = gt.copy()
-    gt[:, 2:6] *= scale
+    if gt is not None:
+        gt[:, 2:6] *= scale
+        make_dir(Path(out) / "gt")
     out = make_dir(Path(out))
-    make_dir(out / "gt")
     strips = [(int(round(a * width)), int(round(b * width))) for a, b in views]
     names = [f"view{k + 1}" for k in range(len(views))]
     writers = [
@@ -102,15 +103,13 @@ def split_views(
     (out / "cameras.toml").write_text(layout_toml(views_layout(names, strips, width, transit_max_s, ground_radius)))
     summary = {"views": {}, "frames": frames, "scale": scale, "cameras": str(out / "cameras.toml")}
     for name, (x0, x1) in zip(names, strips):
+        summary["views"][name] = {"x0": x0, "x1": x1}
+        if gt is None:
+            continue
         rows = view_rows(gt[gt[:, 0] <= frames], x0, x1, min_inside)
         np.savetxt(out / "gt" / f"{name}.txt", rows, fmt="%g", delimiter=",")
         valid = rows[:, 6] != 0 if rows.shape[1] > 6 else np.ones(len(rows), bool)
-        summary["views"][name] = {
-            "x0": x0,
-            "x1": x1,
-            "boxes": int(valid.sum()),
-            "identities": int(len(np.unique(rows[valid, 1]))),
-        }
+        summary["views"][name].update(boxes=int(valid.sum()), identities=int(len(np.unique(rows[valid, 1]))))
     return summary
 
 
