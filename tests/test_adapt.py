@@ -91,3 +91,7 @@ def test_adapt_one_round_on_real_crops_changes_the_model(data_root, tmp_path, ca
     after = embed_set(net, sample, torch.device("cpu"))
     assert float(np.mean(np.sum(before * after, axis=1))) < 0.999  # the model moved
     assert main(["adapt", "--images", str(crops), "--out", str(out)]) == 2  # an existing run is never overwritten
+    # the adapt folder exports as its final round
+    assert main(["export", str(out), "--json"]) == 0, capsys.readouterr().err
+    exported = json.loads(capsys.readouterr().out)
+    assert Path(exported["path"]) == out / "export" / "model.onnx" and exported["min_cosine"] > 0.999

@@ -111,7 +111,9 @@ def train(
 
 
 def export(
-    run_dir: Path = typer.Argument(..., help="A training run folder (holds last.pt)."),
+    run_dir: Path = typer.Argument(
+        ..., help="A training run folder (holds last.pt), or an adapt folder (its final round)."
+    ),
     fmt: str = typer.Option("onnx", "--format", "-f", help="onnx or openvino."),
     output: Optional[Path] = typer.Option(
         None, "--output", "-o", help="Model file to write (default RUN_DIR/export/model.onnx|.xml)."

@@ -86,6 +86,22 @@ def _agreement(wrapper: ExportWrapper, path: Path, crops: list[np.ndarray], prec
     return np.sum(reference * exported, axis=1)
 
 
+def final_run(run_dir: str | Path) -> Path:
+    """The training run a folder stands for: itself, or for a `reidkit adapt` folder its final round's run."""
+    import json
+
+    run_dir = Path(run_dir)
+    summary = run_dir / "adapt.json"
+    if (run_dir / "last.pt").is_file() or not summary.is_file():
+        return run_dir
+    try:
+        final = Path(json.loads(summary.read_text(encoding="utf-8"))["final_run"])
+    except (ValueError, KeyError, TypeError):
+        raise TrainingError(f"{summary} is not a reidkit adapt summary (no final_run)") from None
+    moved = run_dir / final.parent.name / final.name  # the folder was moved or named relative to elsewhere
+    return final if (final / "last.pt").is_file() or not (moved / "last.pt").is_file() else moved
+
+
 def export_run(
     run_dir: str | Path,
     fmt: str = "onnx",
@@ -94,12 +110,13 @@ def export_run(
     calibration: str | Path | None = None,
     check_images: int = 32,
 ) -> ExportResult:
-    """Write RUN_DIR's model as ONNX (`model.onnx`) or OpenVINO IR (`model.xml/.bin`) and check it."""
+    """Write RUN_DIR's model (a training run, or an adapt folder's final round) as ONNX (`model.onnx`) or OpenVINO
+    IR (`model.xml/.bin`) and check it."""
     if fmt not in FORMATS:
         raise TrainingError(f"unknown export format {fmt!r}; use onnx or openvino")
     if int8 and fmt != "openvino":
         raise TrainingError("--int8 writes an OpenVINO IR: use --format openvino")
-    net, cfg, _ = load_run(run_dir)
+    net, cfg, _ = load_run(final_run(run_dir))
     wrapper = ExportWrapper(net).eval()
     suffix = ".xml" if fmt == "openvino" else ".onnx"
     path = Path(output) if output else Path(run_dir) / "export" / (("model-int8" if int8 else "model") + suffix)
