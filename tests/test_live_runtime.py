@@ -213,7 +213,7 @@ def test_events_arrive_at_a_real_mqtt_broker(data_root, tmp_path, capsys, models
         video = str(data_root / "PETS09-S2L1/vtest.mp4")
         code = main(
             ["track", video, "-o", str(tmp_path / "out"), "--camera", "till", "--max-frames", "40", "--no-video"]
-            + ["--no-attributes", "--mqtt", f"mqtt://127.0.0.1:{port}/shop", "--json"]
+            + ["--no-attributes", "--mqtt", f"mqtt://127.0.0.1:{port}/shop", "--json", "--reassociate"]
         )
         summary = json.loads(capsys.readouterr().out)
         wait_for(lambda: len(got) >= summary["mqtt"]["published"], 10, "MQTT messages")

@@ -208,3 +208,14 @@ def test_rewritten_outputs_agree(tmp_path, new_gallery):
         assert cameras == {"a", "b"} and by_name["person-1"].sightings == 4
     finally:
         store.close()
+
+
+def test_online_identities_are_the_starting_point_unless_told_otherwise():
+    book = TrackletBook()
+    tracklet(book, "a", 1, 0, 0, 3, online=5)
+    tracklet(book, "b", 1, 1, 10, 13, online=5)  # the online pass joined two looks: the pass starts from that
+    seeded = reassociate(book, CAL)
+    assert seeded.labels[("a", 1)] == seeded.labels[("b", 1)] == 5 and not seeded.events
+    fresh = reassociate(book, CAL, config=ReassociationConfig(seed_online=False))
+    assert fresh.labels[("a", 1)] != fresh.labels[("b", 1)]
+    assert [e["event"] for e in fresh.events] == ["identity_split"]

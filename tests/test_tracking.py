@@ -119,7 +119,8 @@ def test_mot_metrics_perfect_and_swapped(data_root):
 # -- real video --------------------------------------------------------------------------------
 def test_pipeline_on_first_100_pets_frames(data_root, tmp_path, capsys, models_root):
     seq = data_root / "PETS09-S2L1"
-    code = main(["track", str(seq / "vtest.mp4"), "-o", str(tmp_path), "--max-frames", "100", "--json"])
+    args = ["track", str(seq / "vtest.mp4"), "-o", str(tmp_path), "--max-frames", "100", "--json", "--reassociate"]
+    code = main(args)
     summary = json.loads(capsys.readouterr().out)
     assert code == 0 and summary["sources"][0]["frames"] == 100
     results = tmp_path / "vtest.txt"

@@ -252,8 +252,8 @@ class RunOptions:
     hub: object | None = None  # a preview.PreviewHub served by someone else (reidkit serve --track)
     stop: threading.Event | None = None  # set from another thread to end the run (outputs complete)
     sinks: list = field(default_factory=list)  # extra Sink objects
-    reassociate: bool | None = None  # re-associate every tracklet after the run: None = when every source is a
-    # recorded file or folder (not for live streams or --realtime); --online turns it off
+    reassociate: bool = False  # re-associate every tracklet after the run (--reassociate; off by default: on the
+    # layouts measured it costs IDF1, see docs/benchmarks.md)
     reassociation: ReassociationConfig = ReassociationConfig()
 
 
@@ -388,8 +388,7 @@ def run_videos(
     )
     totals = [s.total for s in opened]
     total = sum(totals) if all(t is not None for t in totals) else None
-    recorded = total is not None and not options.realtime
-    book = TrackletBook() if (recorded if options.reassociate is None else options.reassociate) else None
+    book = TrackletBook() if options.reassociate else None
     bar = tqdm(total=total, unit="frame", desc="tracking", disable=not options.progress or None)
     restore = _stop_on_sigterm()
     try:

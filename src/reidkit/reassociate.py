@@ -39,11 +39,12 @@ class ReassociationConfig:
     """How tracklets are joined (see the module docstring; defaults chosen on the mean over layouts, see
     docs/benchmarks.md)."""
 
-    threshold: float = 0.5  # calibrated P(same) an average link needs
+    threshold: float = 0.95  # calibrated P(same) an average link needs
     co_visible_s: float = 1.0  # cameras that do not overlap may both show one person this long (a hand-over)
     max_speed: float = 1.0  # body heights per second, for steps within one camera
     min_common: int = 3  # same-time samples needed to compare ground points
     min_rows: int = 3  # shorter tracklets carry too little evidence to move: they follow their online id
+    seed_online: bool = True  # start from the online identities (their tracklets joined first), then merge on top
 
 
 @dataclass
@@ -232,6 +233,8 @@ def reassociate(
     dim = next((len(t.feature()) for t in tracklets if t.has_appearance), 1)
     features = np.array([t.feature() if t.has_appearance else np.full(dim, np.nan) for t in tracklets])
     cannot, must = pair_constraints(tracklets, layout, config)
+    if config.seed_online:
+        must = [*must, *_online_pairs(tracklets)]
     labels = cluster(
         features,
         cannot,
@@ -245,6 +248,17 @@ def reassociate(
     after = len(set(out.values()))
     events = corrections(everything, out)
     return Reassociation(out, before, after, len(everything), time.perf_counter() - started, events)
+
+
+def _online_pairs(tracklets: list[Tracklet]) -> list[tuple[int, int]]:
+    """Index pairs chaining the tracklets that the online pass gave one identity (in start order)."""
+    last: dict[int, int] = {}
+    pairs = []
+    for k, t in enumerate(tracklets):
+        if t.online_id in last:
+            pairs.append((last[t.online_id], k))
+        last[t.online_id] = k
+    return pairs
 
 
 def _follow_online(short: list[Tracklet], clustered: list[Tracklet], out: dict) -> dict:
