@@ -14,7 +14,8 @@ average-linkage clustering:
 - **transit windows**: a merge is refused when, on the merged timeline, a step from camera A to camera B falls
   outside the A→B link's window, or a step within one camera moves faster than the motion gate allows.
 
-Similarities are the mean pairwise cosine of the two tracklets' crops (in the units of the re-id model's
+With `seed_online` the clustering starts from the online identities (their tracklets joined first, as far as the
+constraints allow) and only merges on top of them. Similarities are the mean pairwise cosine of the two tracklets' crops (in the units of the re-id model's
 calibration); clusters merge while their average link's calibrated probability exceeds `threshold`. Tracklets
 shorter than `min_rows` are not clustered (one or two boxes say too little): they follow their online id.
 """
@@ -223,7 +224,7 @@ def reassociate(
     layout: CameraLayout | None = None,
     config: ReassociationConfig = ReassociationConfig(),
 ) -> Reassociation:
-    """Final global ids for every tracklet of a run (numbered by first appearance)."""
+    """Final global ids for every tracklet of a run (keeping the online ids where they stand, see final_ids)."""
     started = time.perf_counter()
     layout = layout or CameraLayout()
     everything = book.ordered()
@@ -264,18 +265,15 @@ def _online_pairs(tracklets: list[Tracklet]) -> list[tuple[int, int]]:
 def _follow_online(short: list[Tracklet], clustered: list[Tracklet], out: dict) -> dict:
     """Final ids for tracklets too short to cluster: where their online id went (the final id of most of that
     id's clustered rows), else the online id itself when free, else a new one."""
-    rows: dict[int, dict[int, int]] = {}
-    for t in clustered:
-        votes = rows.setdefault(t.online_id, {})
-        votes[out[t.key]] = votes.get(out[t.key], 0) + len(t.rows)
+    went_to = _row_votes(clustered, lambda t: t.online_id, lambda t: out[t.key])
     used = set(out.values())
     fresh = max([*used, *(t.online_id for t in short)], default=0) + 1
     went: dict[int, int] = {}
     for t in short:
         if t.online_id not in went:
-            votes = rows.get(t.online_id)
+            votes = went_to.get(t.online_id)
             if votes:
-                went[t.online_id] = max(votes, key=lambda f: (votes[f], -f))
+                went[t.online_id] = _ranked(votes)[0]
             elif t.online_id not in used:
                 went[t.online_id] = t.online_id
             else:
@@ -284,28 +282,36 @@ def _follow_online(short: list[Tracklet], clustered: list[Tracklet], out: dict) 
     return {t.key: went[t.online_id] for t in short}
 
 
+def _row_votes(tracklets: list[Tracklet], group, vote) -> dict[int, dict[int, int]]:
+    """Per group, how many rows (boxes) of its tracklets vote for each id."""
+    votes: dict[int, dict[int, int]] = {}
+    for t in tracklets:
+        tally = votes.setdefault(group(t), {})
+        tally[vote(t)] = tally.get(vote(t), 0) + len(t.rows)
+    return votes
+
+
+def _ranked(votes: dict[int, int]) -> list[int]:
+    """Ids by rows for them, the smaller id first on a tie."""
+    return sorted(votes, key=lambda i: (-votes[i], i))
+
+
 def final_ids(tracklets: list[Tracklet], labels) -> dict[tuple[str, int], int]:
     """A global id per cluster that keeps the ids the online pass already gave out: each cluster (in order of
     first appearance) takes the online id covering most of its rows that no earlier cluster took, else a new id
     above every online id. Where re-association agrees with the online pass nothing is renumbered."""
-    groups: dict[int, list[Tracklet]] = {}
-    for t, label in zip(tracklets, labels):
-        groups.setdefault(int(label), []).append(t)
+    label_of = {t.key: int(label) for t, label in zip(tracklets, labels)}
+    clusters = _row_votes(tracklets, lambda t: label_of[t.key], lambda t: t.online_id)  # in first-appearance order
     taken: set[int] = set()
     fresh = max((t.online_id for t in tracklets), default=0) + 1
-    out: dict[tuple[str, int], int] = {}
-    for members in groups.values():
-        votes: dict[int, int] = {}
-        for t in members:
-            votes[t.online_id] = votes.get(t.online_id, 0) + len(t.rows)
-        ranked = sorted(votes, key=lambda i: (-votes[i], i))
-        choice = next((i for i in ranked if i not in taken), None)
+    chosen: dict[int, int] = {}
+    for label, votes in clusters.items():
+        choice = next((i for i in _ranked(votes) if i not in taken), None)
         if choice is None:
             choice, fresh = fresh, fresh + 1
         taken.add(choice)
-        for t in members:
-            out[t.key] = choice
-    return out
+        chosen[label] = choice
+    return {key: chosen[label] for key, label in label_of.items()}
 
 
 def corrections(tracklets: list[Tracklet], labels: dict) -> list[dict]:

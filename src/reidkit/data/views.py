@@ -79,10 +79,10 @@ def split_views(
     if scale is None:
         size = None if gt_path is None else seqinfo_size(gt_path)
         scale = width / size[0] if size else 1.0
+    out = make_dir(Path(out))
     if gt is not None:
         gt[:, 2:6] *= scale
-        make_dir(Path(out) / "gt")
-    out = make_dir(Path(out))
+        make_dir(out / "gt")
     strips = [(int(round(a * width)), int(round(b * width))) for a, b in views]
     names = [f"view{k + 1}" for k in range(len(views))]
     writers = [

@@ -98,8 +98,8 @@ def final_run(run_dir: str | Path) -> Path:
         final = Path(json.loads(summary.read_text(encoding="utf-8"))["final_run"])
     except (ValueError, KeyError, TypeError):
         raise TrainingError(f"{summary} is not a reidkit adapt summary (no final_run)") from None
-    moved = run_dir / final.parent.name / final.name  # the folder was moved or named relative to elsewhere
-    return final if (final / "last.pt").is_file() or not (moved / "last.pt").is_file() else moved
+    inside = run_dir / final.parent.name / final.name  # ROUND/run in this folder, wherever it was moved to
+    return next((p for p in (final, inside) if (p / "last.pt").is_file()), final)
 
 
 def export_run(
