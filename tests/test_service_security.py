@@ -91,6 +91,43 @@ def test_roles(app, keys, pku):
         assert client.delete("/identities/1", headers=as_viewer).status_code == 403
         assert client.delete("/identities/1", headers=as_admin).status_code == 200
         assert "sightings" in client.get("/healthz", headers=as_viewer).json()
+    from reidkit.gallery import open_gallery
+
+    with open_gallery(app.state.reidkit.store.location, read_only=True) as store:  # the audit log, newest first
+        log = [(e.actor, e.action, e.target.get("identity")) for e in store.audit()]
+    assert log == [("ops", "delete", 1), ("desk", "search", None), ("ops", "enroll", 1)]
+
+
+def test_service_audits_views_and_applies_retention(tmp_path, keys, pku, models_root):
+    from fastapi.testclient import TestClient
+
+    from reidkit.gallery.retention import RetentionPolicy
+    from reidkit.service.app import create_app
+
+    _, viewer, admin = keys
+    crop = sorted((pku / "query").glob("*.png"))[0].read_bytes()
+    db = tmp_path / "r.db"
+    with TestClient(create_app(db, MODEL, keys=keys[0])) as client:
+        r = client.post(
+            "/gallery/enroll", headers={"X-API-Key": admin}, files={"image": ("a.png", crop)}, data={"name": "a"}
+        )
+        sighting = r.json()["sightings"][0]
+        assert client.get("/identities/1", headers={"X-API-Key": viewer}).status_code == 200
+        assert client.get(f"/sightings/{sighting}/frame", headers={"X-API-Key": viewer}).status_code in (200, 404)
+        found = client.get("/gallery/find?where=backpack=yes", headers={"X-API-Key": viewer})
+        assert found.status_code == 200
+    policy = RetentionPolicy(0.0, keep_enrolled=False, every_s=3600)
+    with TestClient(create_app(db, MODEL, keys=keys[0], retention=policy)) as client:
+        deadline = time.monotonic() + 10
+        while not client.app.state.retention.runs and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert client.get("/identities", headers={"X-API-Key": viewer}).json()["identities"] == []
+    from reidkit.gallery import open_gallery
+
+    with open_gallery(db, read_only=True) as store:
+        actions = [(e.actor, e.action) for e in store.audit()]
+    assert actions[0] == ("retention", "prune")
+    assert {("desk", "view"), ("desk", "frame"), ("desk", "find"), ("ops", "enroll")} <= set(actions)
 
 
 def test_page_session_cookie(app, keys):

@@ -27,11 +27,10 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from reidkit.errors import ConfigError, NotFoundError
+from reidkit.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -172,19 +171,9 @@ def parse_layout(data: dict, origin: str = "cameras file") -> CameraLayout:
 
 def load_layout(path: str | os.PathLike) -> CameraLayout:
     """Read a cameras TOML file."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
+    from reidkit.files import read_toml
 
-    p = Path(path)
-    if not p.is_file():
-        raise NotFoundError(f"cameras file not found: {p}")
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cameras file {p} is not valid TOML: {exc}") from None
-    return parse_layout(data, str(p))
+    return parse_layout(read_toml(path, "cameras file"), str(path))
 
 
 def layout_toml(layout: CameraLayout) -> str:

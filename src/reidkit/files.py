@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from reidkit.errors import ConflictError, InputError, NotFoundError
+from reidkit.errors import ConfigError, ConflictError, InputError, NotFoundError
 
 
 @contextmanager
@@ -73,3 +73,20 @@ def make_dir(path: Path) -> Path:
     except OSError as exc:
         raise InputError(f"cannot create folder {path}: {exc.strerror or exc}") from None
     return path
+
+
+def read_toml(path: str | os.PathLike, what: str, missing_hint: str = "") -> dict:
+    """A settings file's TOML as a dict: NotFoundError when missing ("{what} not found: PATH{hint}"),
+    ConfigError when it is not UTF-8 TOML."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    p = Path(path)
+    if not p.is_file():
+        raise NotFoundError(f"{what} not found: {p}{missing_hint}")
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{what} {p} is not valid TOML: {exc}") from None

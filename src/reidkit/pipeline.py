@@ -35,6 +35,7 @@ class PipelineConfig:
 
     detector: str | None = None  # the catalog's person-detect default
     detector_precision: str | None = None
+    detector_max_stretch: tuple[float, float] | None = (1.25, 2.0)  # pad narrow frames (Detector's max_stretch)
     reid: str | None = None  # the catalog's person-reid-tracking default
     reid_precision: str | None = None
     use_reid: bool = True
@@ -106,7 +107,12 @@ class Pipeline:
     def __init__(self, config: PipelineConfig = PipelineConfig(), layout: CameraLayout | None = None) -> None:
         self.config = config
         self.detector = Detector(
-            config.detector, config.detector_precision, config.device, confidence=config.tracker.low_thresh, nms_iou=0.5
+            config.detector,
+            config.detector_precision,
+            config.device,
+            confidence=config.tracker.low_thresh,
+            nms_iou=0.5,
+            max_stretch=config.detector_max_stretch,
         )
         reid = model_or_default(config.reid, "person-reid-tracking")
         self.embedder = Embedder(reid, config.reid_precision, config.device) if config.use_reid else None

@@ -42,6 +42,22 @@ def resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 
+def pad_to_aspect(image: np.ndarray, width: int, height: int, max_widen: float, max_squash: float) -> np.ndarray:
+    """Pad `image` (black, right or bottom) to the aspect of a width×height input when resizing it there would
+    widen its content more than `max_widen` times relative to its height (a narrow frame) or narrow it more
+    than `max_squash` times (a flat one); otherwise return it as it is. Padding only extends the canvas, so
+    normalised box coordinates map back by the padded size."""
+    h, w = image.shape[:2]
+    stretch = (width / w) / (height / h)  # > 1: content gets wider; < 1: thinner
+    if stretch > max_widen:
+        pad_w, pad_h = int(round(h * width / height)) - w, 0
+    elif stretch < 1.0 / max_squash:
+        pad_w, pad_h = 0, int(round(w * height / width)) - h
+    else:
+        return image
+    return cv2.copyMakeBorder(image, 0, max(pad_h, 0), 0, max(pad_w, 0), cv2.BORDER_CONSTANT, value=(0, 0, 0))
+
+
 def fit_batch(images: Sequence[np.ndarray], width: int, height: int, model_color: str = "bgr") -> np.ndarray:
     """Resize BGR images into one N×H×W×3 uint8 batch in the model's colour order."""
     batch = np.empty((len(images), height, width, 3), dtype=np.uint8)

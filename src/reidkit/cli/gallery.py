@@ -1,4 +1,5 @@
-"""`reidkit gallery --db PATH enroll | search | list | show | rename | merge | delete | export | import | index`."""
+"""`reidkit gallery --db PATH enroll | search | find | list | rename | merge | delete | export | import | index |
+prune | audit`."""
 
 from __future__ import annotations
 
@@ -37,6 +38,18 @@ def _store(create: bool = False):
     from reidkit.gallery import open_gallery
 
     return open_gallery(state["db"], create=create)
+
+
+def _record(store, action: str, **target) -> None:
+    """Append a CLI action to the gallery's audit log, as `cli:USER` (skipped on a read-only gallery)."""
+    import getpass
+
+    if not store.read_only:
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):  # no passwd entry (containers)
+            user = str(__import__("os").getuid())
+        store.record(f"cli:{user}", action, target)
 
 
 def _detector():
@@ -98,12 +111,14 @@ def enroll(
         found = face_sightings(fr, pictures, liveness, sources)  # every face checked before anything is written
         with _store(create=True) as store:
             ident, ids = store_faces(store, fr, name, found, camera=camera)
+            _record(store, "enroll", identity=ident, sightings=len(ids), face=True)
     else:
         embedder, attributes = _embedder(), _attributes()
         with _store(create=True) as store:
             ident, ids = do_enroll(
                 store, embedder, name, pictures, camera=camera, sources=sources, attributes=attributes
             )
+            _record(store, "enroll", identity=ident, sightings=len(ids))
     result = {"identity": ident, "name": name.strip(), "sightings": ids}
     print_json(result) if as_json else out.print(f"enrolled {name} as identity {ident} ({len(ids)} images)")
 
@@ -155,6 +170,7 @@ def search(
             matches = search_face(store, _face_reid(), picture, k, **filters)
         else:
             matches, chosen = search_photo(store, _embedder(), picture, _detector, k, box=box, rerank=rerank, **filters)
+        _record(store, "search", image=str(image), k=k, face=face, results=len(matches))
     _print_matches(matches, as_json, chosen)
 
 
@@ -213,6 +229,7 @@ def find(
     conditions = parse_where(where)
     with _store() as store:
         matches = store.find(conditions, k, camera=camera)
+        _record(store, "find", where=where, k=k, results=len(matches))
     _print_matches(matches, as_json)
 
 
@@ -236,6 +253,7 @@ def rename(identity: int = typer.Argument(...), name: str = typer.Argument(...))
     """Rename an identity."""
     with _store() as store:
         store.rename(identity, name)
+        _record(store, "rename", identity=identity)
     out.print(f"identity {identity} is now {name}")
 
 
@@ -244,6 +262,7 @@ def merge(keep: int = typer.Argument(...), absorb: int = typer.Argument(...)) ->
     """Merge identity ABSORB into KEEP."""
     with _store() as store:
         store.merge(keep, absorb)
+        _record(store, "merge", identity=keep, absorbed=absorb)
     out.print(f"merged {absorb} into {keep}")
 
 
@@ -252,6 +271,7 @@ def delete(identity: int = typer.Argument(...)) -> None:
     """Delete an identity and all its sightings (also from the index)."""
     with _store() as store:
         removed = store.delete_identity(identity)
+        _record(store, "delete", identity=identity, sightings=removed)
     out.print(f"deleted identity {identity} and {removed} sightings")
 
 
@@ -277,8 +297,59 @@ def import_(path: Path = typer.Argument(..., help="PATH.npz + PATH.json from exp
     batch = read_export(path)  # a malformed export is refused before any gallery is created
     with _store(create=True) as store:
         counts = store.import_batch(batch)
+        _record(store, "import", file=str(path), identities=counts["identities"], sightings=counts["sightings"])
     skipped = f" ({counts['skipped']} already stored)" if counts.get("skipped") else ""
     out.print(f"imported {counts['identities']} identities, {counts['sightings']} sightings{skipped}")
+
+
+@app.command("prune")
+def prune(
+    older_than: str = typer.Option(..., "--older-than", help="Delete sightings stored longer ago: 30d, 12h, 90m."),
+    include_enrolled: bool = typer.Option(
+        False, "--include-enrolled", help="Also prune enrolled identities' sightings (kept by default)."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Retention: delete sightings older than a duration (their embeddings, index entries and thumbnails), and
+    tracked identities left without sightings. Enrolled identities are kept unless --include-enrolled."""
+    from reidkit.gallery.store import parse_duration
+
+    seconds = parse_duration(older_than, "--older-than")
+    with _store() as store:
+        counts = store.prune(seconds, keep_enrolled=not include_enrolled)
+        _record(store, "prune", older_than_s=seconds, **{k: counts[k] for k in ("sightings", "identities")})
+    if as_json:
+        print_json(counts)
+    else:
+        out.print(
+            f"pruned {counts['sightings']} sightings and {counts['identities']} identities older than {older_than}"
+        )
+
+
+@app.command("audit")
+def audit(
+    limit: int = typer.Option(50, "--limit", "-n", min=1, help="Newest N entries."),
+    actor: Optional[str] = typer.Option(None, "--actor", help="Only this key name (or cli:USER)."),
+    action: Optional[str] = typer.Option(None, "--action", help="Only this action (search, view, enroll, delete...)."),
+    since: Optional[str] = typer.Option(None, "--since", help="Only the last duration: 24h, 7d."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Who looked at or changed what: the gallery's audit log, newest first."""
+    import time
+
+    from reidkit.gallery.store import parse_duration
+
+    after = time.time() - parse_duration(since, "--since") if since else None
+    with _store() as store:
+        entries = store.audit(limit, actor=actor, action=action, since=after)
+    if as_json:
+        print_json({"entries": [e.as_dict() for e in entries]})
+        return
+    table = Table("time (UTC)", "actor", "action", "target", title=f"audit log of {redact(state['db'])}")
+    for e in entries:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e.time))
+        table.add_row(when, escape(e.actor), e.action, escape(", ".join(f"{k}={v}" for k, v in e.target.items())))
+    out.print(table)
 
 
 @app.command("index")

@@ -30,18 +30,31 @@ def serve(
     track_output: Path = typer.Option(
         Path("reidkit-live"), "--track-output", help="Folder for the tracking run's MOT files and events."
     ),
+    settings: Optional[Path] = typer.Option(
+        None, "--settings", help='Service settings TOML: [retention] older_than = "30d", keep_enrolled, every.'
+    ),
+    retention: Optional[str] = typer.Option(
+        None,
+        "--retention",
+        help="Prune sightings older than this (30d, 12h) at start and hourly; overrides --settings.",
+    ),
 ) -> None:
     """Serve embed / verify / gallery endpoints and the search page (OpenAPI at /docs); with --track, a live
     tracking run fills the gallery and shows every camera at /live. With --api-key or --keys every route needs a
-    key (X-API-Key) or a page session (sign in at /login); --certfile/--keyfile serve HTTPS."""
+    key (X-API-Key) or a page session (sign in at /login); --certfile/--keyfile serve HTTPS. --retention or a
+    settings file's [retention] prunes old sightings; every search and view is kept in `reidkit gallery audit`."""
     import socket
 
     import uvicorn
 
     from reidkit.errors import ConflictError
+    from reidkit.gallery.retention import RetentionPolicy
     from reidkit.service.app import create_app, tls_options
 
     tls = tls_options(certfile, keyfile)
+    policy = RetentionPolicy.from_file(settings) if settings else None
+    if retention:
+        policy = RetentionPolicy.parse({"older_than": retention}, "--retention")
     # the port first: a busy port must not leave a new, empty gallery behind
     try:
         with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
@@ -58,5 +71,6 @@ def serve(
         track=list(track or []),
         track_output=track_output,
         cameras=cameras,
+        retention=policy,
     )
     uvicorn.run(app, host=host, port=port, log_level="info", **tls)

@@ -29,6 +29,7 @@ from reidkit.errors import (
 )
 from reidkit.gallery.store import (
     ROLES,
+    TRACKED,
     GalleryStore,
     Identity,
     Match,
@@ -61,7 +62,11 @@ CREATE INDEX IF NOT EXISTS sightings_identity ON sightings(identity_id);
 CREATE INDEX IF NOT EXISTS sightings_camera_time ON sightings(camera, time);
 ALTER TABLE sightings ADD COLUMN IF NOT EXISTS key TEXT;
 ALTER TABLE sightings ADD COLUMN IF NOT EXISTS attributes JSONB;
-CREATE UNIQUE INDEX IF NOT EXISTS sightings_key ON sightings(key)
+CREATE UNIQUE INDEX IF NOT EXISTS sightings_key ON sightings(key);
+CREATE TABLE IF NOT EXISTS reidkit_audit (
+    id BIGSERIAL PRIMARY KEY, time DOUBLE PRECISION NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+    target JSONB NOT NULL DEFAULT '{}');
+CREATE INDEX IF NOT EXISTS reidkit_audit_time ON reidkit_audit(time)
 """
 SIGHTING_COLUMNS = (
     "identity_id, source, camera, frame, time, x0, y0, x1, y1, key, attributes, thumbnail, model, embedding, created"
@@ -160,7 +165,8 @@ class PostgresGallery(GalleryStore):
             "SELECT count(*) FROM information_schema.columns WHERE table_name = 'sightings' "
             "AND column_name IN ('key', 'attributes') AND table_schema = current_schema()"
         ).fetchone()[0]
-        return columns == 2 and self._db.execute("SELECT to_regclass('sightings_key') IS NOT NULL").fetchone()[0]
+        current = "SELECT to_regclass('sightings_key') IS NOT NULL AND to_regclass('reidkit_audit') IS NOT NULL"
+        return columns == 2 and self._db.execute(current).fetchone()[0]
 
     def _sql(self, query: str, args=()):
         """Run one statement (outside or inside the current transaction), with errors as GalleryError."""
@@ -344,6 +350,45 @@ class PostgresGallery(GalleryStore):
             removed = self._sql("DELETE FROM sightings WHERE identity_id = %s", (identity_id,)).rowcount
             self._sql("DELETE FROM identities WHERE id = %s", (identity_id,))
         return int(removed)
+
+    def _prune(self, cutoff: float, keep_enrolled: bool) -> tuple[int, int]:
+        """Old sightings, then emptied identities (the HNSW index follows the table)."""
+        spared = (
+            "AND (s.identity_id IS NULL OR EXISTS (SELECT 1 FROM identities i WHERE i.id = s.identity_id "
+            f"AND i.metadata ? '{TRACKED}'))"
+        )
+        with self._lock, self._write_tx():
+            removed = self._sql(
+                f"DELETE FROM sightings s WHERE s.created < %s {spared if keep_enrolled else ''}", (cutoff,)
+            ).rowcount
+            gone = self._sql(
+                f"DELETE FROM identities i WHERE (i.metadata ? '{TRACKED}' OR (NOT %s AND i.created < %s)) "
+                "AND NOT EXISTS (SELECT 1 FROM sightings s WHERE s.identity_id = i.id)",
+                (keep_enrolled, cutoff),
+            ).rowcount
+        return int(removed), int(gone)
+
+    def _append_audit(self, when: float, actor: str, action: str, target: str) -> None:
+        with self._lock, self._write_tx():
+            self._sql(
+                "INSERT INTO reidkit_audit (time, actor, action, target) VALUES (%s, %s, %s, %s::jsonb)",
+                (when, actor, action, target),
+            )
+
+    def _audit_rows(self, limit, actor, action, since) -> list:
+        with self._lock:
+            if not self._sql("SELECT to_regclass('reidkit_audit') IS NOT NULL").fetchone()[0]:
+                return []  # a read-only gallery from before the audit log
+            where, args = ["TRUE"], []
+            for clause, value in (("actor = %s", actor), ("action = %s", action), ("time >= %s", since)):
+                if value is not None:
+                    where.append(clause)
+                    args.append(value)
+            return self._sql(
+                f"SELECT id, time, actor, action, target FROM reidkit_audit WHERE {' AND '.join(where)} "
+                "ORDER BY id DESC LIMIT %s",
+                (*args, limit),
+            ).fetchall()
 
     # -- reads ----------------------------------------------------------------------------------
     def identities(self) -> list[Identity]:

@@ -35,6 +35,7 @@ from reidkit.errors import (
 from reidkit.gallery.index import HNSW_ABOVE, VectorIndex
 from reidkit.gallery.store import (
     ROLES,
+    TRACKED,
     GalleryStore,
     Identity,
     Match,
@@ -58,6 +59,10 @@ CREATE TABLE IF NOT EXISTS sightings (
     x0 REAL, y0 REAL, x1 REAL, y1 REAL, thumbnail BLOB, model TEXT NOT NULL, embedding BLOB NOT NULL,
     created REAL NOT NULL, key TEXT, attributes TEXT);
 CREATE TABLE IF NOT EXISTS deleted_sightings (seq INTEGER PRIMARY KEY AUTOINCREMENT, sighting_id INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+    target TEXT NOT NULL DEFAULT '{}');
+CREATE INDEX IF NOT EXISTS audit_time ON audit(time);
 CREATE INDEX IF NOT EXISTS sightings_identity ON sightings(identity_id);
 CREATE INDEX IF NOT EXISTS sightings_camera_time ON sightings(camera, time);
 """
@@ -333,6 +338,54 @@ class SqliteGallery(GalleryStore):
                 if self._caches[role].index is not None:
                     self._sync(role)
         return len(removed)
+
+    def _prune(self, cutoff: float, keep_enrolled: bool) -> tuple[int, int]:
+        """Old sightings through the deletion log (every index drops just those rows), then emptied identities."""
+        spared = f"AND (s.identity_id IS NULL OR json_extract(i.metadata, '$.{TRACKED}') IS NOT NULL)"
+        with self._lock:
+            with self._write() as db:
+                removed = [
+                    r[0]
+                    for r in db.execute(
+                        "SELECT s.id FROM sightings s LEFT JOIN identities i ON i.id = s.identity_id "
+                        f"WHERE s.created < ? {spared if keep_enrolled else ''}",
+                        (cutoff,),
+                    )
+                ]
+                for start in range(0, len(removed), 900):
+                    chunk = removed[start : start + 900]
+                    db.executemany("INSERT INTO deleted_sightings (sighting_id) VALUES (?)", [(i,) for i in chunk])
+                    db.execute(f"DELETE FROM sightings WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+                emptied = f"(json_extract(metadata, '$.{TRACKED}') IS NOT NULL OR (? = 0 AND created < ?))"
+                gone = db.execute(
+                    f"DELETE FROM identities WHERE {emptied} "
+                    "AND NOT EXISTS (SELECT 1 FROM sightings s WHERE s.identity_id = identities.id)",
+                    (int(keep_enrolled), cutoff),
+                ).rowcount
+                self._bump()
+            for role in list(self._caches):
+                if self._caches[role].index is not None:
+                    self._sync(role)
+        return len(removed), int(gone)
+
+    def _append_audit(self, when: float, actor: str, action: str, target: str) -> None:
+        with self._lock, self._write() as db:
+            db.execute(
+                "INSERT INTO audit (time, actor, action, target) VALUES (?, ?, ?, ?)", (when, actor, action, target)
+            )
+
+    def _audit_rows(self, limit, actor, action, since) -> list:
+        if not self._has_table("audit"):  # a read-only gallery from before the audit log
+            return []
+        where, args = ["1 = 1"], []
+        for clause, value in (("actor = ?", actor), ("action = ?", action), ("time >= ?", since)):
+            if value is not None:
+                where.append(clause)
+                args.append(value)
+        return self._db.execute(
+            f"SELECT id, time, actor, action, target FROM audit WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
+            (*args, limit),
+        ).fetchall()
 
     # -- reads ----------------------------------------------------------------------------------
     def _require(self, identity_id: int) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 import zipfile
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -30,6 +31,10 @@ MAX_ID = 2**63 - 1  # ids are signed 64-bit integers in both backends
 MAX_NAME = 200
 MAX_RESULTS = 10_000  # k of one search
 ROLES = {"person": ("model", "dim"), "face": ("face_model", "face_dim")}  # role -> its metadata keys
+# what the audit log records: every look at people (searches, an identity's details and history, a sighting's
+# frame or thumbnail) and every change (enrolment, deletion, import, prune)
+AUDIT_ACTIONS = ("search", "find", "view", "history", "frame", "enroll", "delete", "import", "prune", "merge", "rename")
+TRACKED = "global_id"  # metadata key of identities a tracking run created (not enrolled by a person)
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,20 @@ class Match:
             "sighting": s.sighting_id,
             **({"attributes": s.attributes} if s.attributes else {}),
         }
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One row of the audit log: when, which key (or CLI user), what it did, and to what."""
+
+    entry_id: int
+    time: float
+    actor: str
+    action: str
+    target: dict
+
+    def as_dict(self) -> dict:
+        return {"id": self.entry_id, "time": self.time, "actor": self.actor, "action": self.action, **self.target}
 
 
 @dataclass(frozen=True)
@@ -233,6 +252,52 @@ class GalleryStore(ABC):
     @abstractmethod
     def _delete_identity(self, identity_id: int) -> int:
         """One transaction: delete an identity and its sightings; returns sightings removed."""
+
+    def prune(self, older_than_s: float, keep_enrolled: bool = True, now: float | None = None) -> dict:
+        """Delete sightings stored more than `older_than_s` seconds before `now` (their embeddings leave the vector
+        index and their thumbnails go with the row), then identities a tracking run created that are left without
+        sightings. Enrolled identities (not created by tracking) keep their sightings unless `keep_enrolled` is
+        False; an enrolled identity is never deleted while `keep_enrolled` holds. One transaction; returns counts."""
+        if isinstance(older_than_s, bool) or not np.isfinite(older_than_s) or older_than_s < 0:
+            raise InputError(f"older_than must be a non-negative number of seconds, got {older_than_s}")
+        cutoff = (time.time() if now is None else float(now)) - float(older_than_s)
+        sightings, identities = self._prune(cutoff, bool(keep_enrolled))
+        return {"sightings": sightings, "identities": identities, "before": cutoff}
+
+    @abstractmethod
+    def _prune(self, cutoff: float, keep_enrolled: bool) -> tuple[int, int]:
+        """One transaction: delete sightings created before `cutoff` (not those of enrolled identities when
+        `keep_enrolled`), then tracked identities (and, unless `keep_enrolled`, any created before `cutoff`) left
+        without sightings; returns (sightings, identities) removed."""
+
+    # -- the audit log ----------------------------------------------------------------------------
+    def record(self, actor: str, action: str, target: dict | None = None) -> None:
+        """Append who (`actor`: a key's name, or `cli:USER`) did what (`action`, one of AUDIT_ACTIONS) to what
+        (`target`: ids, a camera, a query's size; never an image) to the gallery's audit log."""
+        if action not in AUDIT_ACTIONS:
+            raise InputError(f"unknown audit action {action!r}: one of {', '.join(AUDIT_ACTIONS)}")
+        actor = str(actor or "anonymous")[:MAX_NAME]
+        self._append_audit(time.time(), actor, action, json.dumps(target or {}, default=str, sort_keys=True))
+
+    def audit(
+        self, limit: int = 100, actor: str | None = None, action: str | None = None, since: float | None = None
+    ) -> list[AuditEntry]:
+        """The audit log, newest first: at most `limit` rows, optionally of one actor, one action, or after `since`
+        (epoch seconds)."""
+        if isinstance(limit, bool) or not 1 <= int(limit) <= 1_000_000:
+            raise InputError(f"limit must be between 1 and 1000000, got {limit}")
+        if action is not None and action not in AUDIT_ACTIONS:
+            raise InputError(f"unknown audit action {action!r}: one of {', '.join(AUDIT_ACTIONS)}")
+        rows = self._audit_rows(int(limit), actor, action, since)
+        return [AuditEntry(int(r[0]), float(r[1]), r[2], r[3], _as_dict(r[4])) for r in rows]
+
+    @abstractmethod
+    def _append_audit(self, when: float, actor: str, action: str, target: str) -> None:
+        """Append one audit row (its own small transaction; it does not change the gallery's version)."""
+
+    @abstractmethod
+    def _audit_rows(self, limit: int, actor: str | None, action: str | None, since: float | None) -> list:
+        """(id, time, actor, action, target JSON) rows, newest first."""
 
     # -- reads -----------------------------------------------------------------------------------
     def search(
@@ -396,6 +461,18 @@ class GalleryStore(ABC):
 
 
 # -- validation --------------------------------------------------------------------------------------
+DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
+
+
+def parse_duration(text, what: str = "a duration") -> float:
+    """'30d', '12h', '90m', '45s', '2w' (or a plain number of seconds) as seconds."""
+    value = str(text).strip().lower()
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhdw]?)", value)
+    if not match:
+        raise InputError(f"{what} looks like 30d, 12h, 90m or 45s; got {text!r}")
+    return float(match.group(1)) * DURATION_UNITS[match.group(2) or "s"]
+
+
 def checked_id(value, what: str = "identity") -> int:
     """An identity or sighting id as int; ids outside the stored range cannot exist."""
     try:

@@ -107,7 +107,8 @@ def re_ranking(
     n = original.shape[0]
     num_q = q_g_dist.shape[0]
     original = np.power(original, 2)
-    original = original / np.max(original, axis=0, keepdims=True)
+    # a column of zeros (an image identical to every other one) stays zero instead of dividing 0 by 0
+    original = original / np.maximum(np.max(original, axis=0, keepdims=True), np.finfo(np.float32).tiny)
     original = original.T  # row i: distances from i
     rank = np.argsort(original, axis=1, kind="stable")[:, : k1 + 1]
     half = int(np.around(k1 / 2.0))

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Optional, Union
@@ -29,11 +30,14 @@ def create_app(
     track: Optional[list[str]] = None,
     track_output: Union[str, Path] = "reidkit-live",
     cameras: Optional[Union[str, Path]] = None,
+    retention=None,
 ) -> FastAPI:
     """The ASGI app over one gallery and one re-id model (`model`, else the one the gallery holds, else the
     catalog's default person re-id model). With `api_key` (an admin key) or `keys` (a keys file of named keys with
     roles, see auth.py) every route but /healthz and /login needs a key or a page session. With `track` (sources, or a `cameras` file with sources) a tracking
-    run stores its people in the gallery in the background and shows them live under /live."""
+    run stores its people in the gallery in the background and shows them live under /live. With `retention` (a
+    RetentionPolicy) sightings older than it are pruned at start and then periodically. Searches, views of a
+    person, frames, enrolments and deletions go to the gallery's audit log under the key's name."""
     from reidkit import __version__
     from reidkit.embed import Embedder
     from reidkit.gallery import open_gallery
@@ -67,9 +71,19 @@ def create_app(
             store.close()
             raise
 
+    if store.read_only:
+        logging.getLogger("reidkit.service").warning(
+            "%s is read-only: the audit log cannot be written while it is served", store.location
+        )
+
     @asynccontextmanager
-    async def lifespan(_: FastAPI):
+    async def lifespan(app: FastAPI):
+        from reidkit.gallery.retention import RetentionLoop
+
+        app.state.retention = RetentionLoop(store, retention, service.lock).start() if retention else None
         yield
+        if app.state.retention is not None:
+            app.state.retention.close()
         if tracking is not None:
             tracking.close()
         with service.lock:

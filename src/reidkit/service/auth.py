@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from reidkit.errors import ConfigError, ConflictError, InputError, NotFoundError
+from reidkit.errors import ConfigError, ConflictError, InputError
 
 ROLES = ("viewer", "admin")
 SESSION_COOKIE = "reidkit_session"
@@ -118,18 +118,10 @@ class Sessions:
 # -- the keys file ------------------------------------------------------------------------------------------------
 def read_keys(path: str | os.PathLike) -> dict[str, tuple[str, str]]:
     """`{name: (role, sha256)}` from a keys file (`[keys.NAME]` tables with `role` and `sha256`)."""
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        import tomli as tomllib
+    from reidkit.files import read_toml
 
     path = Path(path)
-    if not path.is_file():
-        raise NotFoundError(f"keys file {path} does not exist (create one with `reidkit keys add NAME --file {path}`)")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InputError(f"keys file {path} is not valid TOML: {exc}") from None
+    data = read_toml(path, "keys file", f" (create one with `reidkit keys add NAME --file {path}`)")
     table = data.get("keys", {})
     if not isinstance(table, dict):
         raise InputError(f"keys file {path}: [keys] must be a table of [keys.NAME] entries")

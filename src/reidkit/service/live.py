@@ -86,9 +86,13 @@ def visible(request: Request) -> JSONResponse:
 @live.get("/live/history/{identity}.json")
 def history(identity: str, request: Request) -> JSONResponse:
     """One person's events in this run."""
+    from reidkit.service.state import audited, state
+
     found = _tracking(request).hub.history_of(identity)
     if found is None:
         raise NotFoundError(f"no identity {identity} in this run")
+    with state(request).lock:
+        audited(request, "history", person=identity, events=len(found))
     return JSONResponse(found)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import Response
 
-from reidkit.service.state import ServiceState, authenticate, read_image, require_admin, state
+from reidkit.service.state import ServiceState, audited, authenticate, read_image, require_admin, state
 
 # Authentication is the app's gate (app.py): every route but /healthz and /login needs a key or a session.
 # Routes that change the gallery also need the admin role.
@@ -92,7 +92,11 @@ def verify(image_a: UploadFile = File(...), image_b: UploadFile = File(...), s: 
 
 @gallery.post("/gallery/enroll", dependencies=ADMIN)
 def gallery_enroll(
-    image: UploadFile = File(...), name: str = Form(...), camera: str = Form(""), s: ServiceState = Depends(state)
+    request: Request,
+    image: UploadFile = File(...),
+    name: str = Form(...),
+    camera: str = Form(""),
+    s: ServiceState = Depends(state),
 ) -> dict:
     """Enrol a person from one crop."""
     from reidkit.gallery.ops import enroll
@@ -100,11 +104,13 @@ def gallery_enroll(
     bgr = read_image(image, s.max_upload)
     with s.lock:
         ident, ids = enroll(s.store, s.embedder, name, [bgr], camera=camera, attributes=s.attributes)
+        audited(request, "enroll", identity=ident, sightings=len(ids))
     return {"identity": ident, "name": name.strip(), "sightings": ids}
 
 
 @gallery.post("/gallery/search")
 def gallery_search(
+    request: Request,
     image: UploadFile = File(...),
     k: int = Form(5),
     where: str = Form(""),
@@ -128,6 +134,7 @@ def gallery_search(
         matches = s.store.search(query, model_key(s.embedder), max(k, RERANK_POOL) if rerank else k, where=conditions)
         if rerank:
             matches = rerank_matches(s.store, query, matches)[:k]
+        audited(request, "search", k=k, where=where, results=len(matches))
     return {
         "query_box": chosen,
         "matches": [m.as_dict() for m in matches],
@@ -147,7 +154,7 @@ def gallery_detect(image: UploadFile = File(...), s: ServiceState = Depends(stat
 
 
 @gallery.get("/sightings/{sighting_id}/frame")
-def sighting_frame(sighting_id: int, s: ServiceState = Depends(state)) -> Response:
+def sighting_frame(sighting_id: int, request: Request, s: ServiceState = Depends(state)) -> Response:
     """The frame a sighting was found in, read from its source, with the sighting's box drawn (JPEG)."""
     import cv2
 
@@ -155,12 +162,13 @@ def sighting_frame(sighting_id: int, s: ServiceState = Depends(state)) -> Respon
 
     with s.lock:
         sighting = s.store.sighting(sighting_id)
+        audited(request, "frame", sighting=sighting_id, identity=sighting.identity_id)
     ok, data = cv2.imencode(".jpg", frame_of(sighting), [cv2.IMWRITE_JPEG_QUALITY, 88])
     return Response(content=data.tobytes(), media_type="image/jpeg")
 
 
 @gallery.get("/gallery/find")
-def gallery_find(where: str, k: int = 20, s: ServiceState = Depends(state)) -> dict:
+def gallery_find(request: Request, where: str, k: int = 20, s: ServiceState = Depends(state)) -> dict:
     """Person sightings by description alone (e.g. where=gender=male,backpack=yes,upper=red), most probable
     first; each match's score is the product of the conditions' probabilities."""
     from reidkit.attributes import parse_where
@@ -170,6 +178,7 @@ def gallery_find(where: str, k: int = 20, s: ServiceState = Depends(state)) -> d
     conditions = parse_where(where)
     with s.lock:
         matches = s.store.find(conditions, k)
+        audited(request, "find", where=where, k=k, results=len(matches))
     return {"matches": [m.as_dict() for m in matches]}
 
 
@@ -182,11 +191,12 @@ def identities(s: ServiceState = Depends(state)) -> dict:
 
 
 @gallery.get("/identities/{identity_id}")
-def identity(identity_id: int, s: ServiceState = Depends(state)) -> dict:
+def identity(identity_id: int, request: Request, s: ServiceState = Depends(state)) -> dict:
     """One identity and its sightings."""
     with s.lock:
         ident = s.store.identity(identity_id)
         sightings = s.store.sightings_of(identity_id)
+        audited(request, "view", identity=identity_id, sightings=len(sightings))
     return {
         "id": ident.identity_id,
         "name": ident.name,
@@ -205,10 +215,11 @@ def identity(identity_id: int, s: ServiceState = Depends(state)) -> dict:
 
 
 @gallery.delete("/identities/{identity_id}", dependencies=ADMIN)
-def delete_identity(identity_id: int, s: ServiceState = Depends(state)) -> dict:
+def delete_identity(identity_id: int, request: Request, s: ServiceState = Depends(state)) -> dict:
     """Delete an identity and its sightings."""
     with s.lock:
         removed = s.store.delete_identity(identity_id)
+        audited(request, "delete", identity=identity_id, sightings=removed)
     return {"deleted": identity_id, "sightings": removed}
 
 
@@ -224,6 +235,7 @@ def sighting_thumbnail(sighting_id: int, s: ServiceState = Depends(state)) -> Re
 
 @faces.post("/enroll", dependencies=ADMIN)
 def face_enroll(
+    request: Request,
     image: UploadFile = File(...),
     name: str = Form(...),
     camera: str = Form(""),
@@ -238,12 +250,17 @@ def face_enroll(
     found = face_sightings(s.face_reid, [read_image(image, s.max_upload)], liveness, names=["uploaded image"])
     with s.lock:
         ident, ids = store_faces(s.store, s.face_reid, name, found, camera=camera)
+        audited(request, "enroll", identity=ident, sightings=len(ids), face=True)
     return {"identity": ident, "name": name.strip(), "sightings": ids}
 
 
 @faces.post("/search")
 def face_search(
-    image: UploadFile = File(...), k: int = Form(5), liveness: bool = Form(False), s: ServiceState = Depends(state)
+    request: Request,
+    image: UploadFile = File(...),
+    k: int = Form(5),
+    liveness: bool = Form(False),
+    s: ServiceState = Depends(state),
 ) -> dict:
     """Best face matches of the main face of an uploaded photo."""
     from reidkit.gallery.ops import face_sightings, model_key
@@ -253,6 +270,7 @@ def face_search(
     vectors, _, _ = face_sightings(s.face_reid, [read_image(image, s.max_upload)], liveness, names=["uploaded image"])
     with s.lock:
         matches = s.store.search(vectors[0], model_key(s.face_reid.embedder), k, role="face")
+        audited(request, "search", k=k, face=True, results=len(matches))
     return {"matches": [m.as_dict() for m in matches]}
 
 

@@ -84,6 +84,14 @@ def authenticate(request: Request) -> Optional[Principal]:
     return s.keys.identify(request.headers.get("x-api-key")) or s.sessions.get(request.cookies.get(SESSION_COOKIE))
 
 
+def audited(request: Request, action: str, **target) -> None:
+    """Append what the request's key did to the gallery's audit log (call with the state's lock held). A
+    read-only gallery cannot be written: the service says so once at start and serves without the log."""
+    s = state(request)
+    if not s.store.read_only:
+        s.store.record(principal(request).name, action, target)
+
+
 def require_admin(request: Request) -> None:
     """Refuse (403) a request whose key is not an admin's: it changes the gallery."""
     who = principal(request)
