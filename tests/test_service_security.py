@@ -57,7 +57,16 @@ def test_every_route_needs_a_key(app):
 
     routes = _routes(app.routes)
     paths = {p for _, p in routes}
-    for expected in ("/docs", "/openapi.json", "/live", "/live/stream/1.mjpg", "/live/history/1.json", "/"):
+    for expected in (
+        "/docs",
+        "/openapi.json",
+        "/live",
+        "/live/stream/1.mjpg",
+        "/live/history/1.json",
+        "/",
+        "/report",
+        "/report.json",
+    ):
         assert expected in paths, f"{expected} is not in the route table: the walk would miss it"
     with TestClient(app, follow_redirects=False) as client:
         for method, path in routes:
@@ -65,7 +74,7 @@ def test_every_route_needs_a_key(app):
                 continue
             for query in ("", "?key=anything"):
                 r = client.request(method, path + query)
-                if method == "GET" and path in ("/", "/live"):
+                if method == "GET" and path in ("/", "/live", "/report"):
                     assert r.status_code == 303 and r.headers["location"].startswith("/login"), (method, path)
                 else:
                     assert r.status_code == 401, f"{method} {path}{query} answered {r.status_code} without a key"

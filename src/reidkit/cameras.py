@@ -11,6 +11,15 @@ person can move between them (links with transit windows, overlapping views). Re
     source = "rtsp://10.0.0.5/stream1"           # optional: `reidkit track --cameras FILE` needs no SOURCE then
     homography = [[...], [...], [...]]           # optional: image pixels -> ground plane (3×3)
 
+    [[camera.zone]]                              # optional: areas whose visits are counted
+    name = "checkout"
+    polygon = [[100, 300], [400, 300], [400, 470], [100, 470]]   # image pixels (ground = true: plane units)
+
+    [[camera.line]]                              # optional: directed lines whose crossings are counted
+    name = "door"
+    points = [[0, 250], [640, 250]]              # a -> b; "in" crosses to the right of a -> b as drawn on
+                                                 # screen (a line drawn left to right: "in" goes down the picture)
+
     [[link]]
     from = "entrance"
     to = "hall"
@@ -34,12 +43,32 @@ from reidkit.errors import ConfigError
 
 
 @dataclass(frozen=True)
+class Zone:
+    """A named polygon of a camera (image pixels, or the ground plane when `ground`)."""
+
+    name: str
+    polygon: np.ndarray  # N×2, N >= 3
+    ground: bool = False
+
+
+@dataclass(frozen=True)
+class Line:
+    """A named, directed segment a -> b of a camera (image pixels, or the ground plane when `ground`)."""
+
+    name: str
+    points: np.ndarray  # 2×2: a, b
+    ground: bool = False
+
+
+@dataclass(frozen=True)
 class Camera:
-    """One camera: its name, optional source, optional 3×3 image-to-ground homography."""
+    """One camera: its name, optional source, optional 3×3 image-to-ground homography, zones and lines."""
 
     name: str
     source: str | None = None
     homography: np.ndarray | None = None
+    zones: tuple[Zone, ...] = ()
+    lines: tuple[Line, ...] = ()
 
     def to_ground(self, box) -> np.ndarray | None:
         """The ground-plane point under a box (its bottom centre), or None without a homography."""
@@ -71,6 +100,11 @@ class CameraLayout:
     links: tuple[Link, ...] = ()
     ground_radius: float = 1.0
     outside_penalty: float | None = None  # None: refuse a transit outside its window
+
+    @property
+    def has_zones(self) -> bool:
+        """Whether any camera declares zones or lines."""
+        return any(c.zones or c.lines for c in self.cameras.values())
 
     def overlap(self, a: str, b: str) -> bool:
         """Whether views a and b see the same floor at the same time."""
@@ -114,6 +148,53 @@ def _homography(value, what: str) -> np.ndarray:
     return h
 
 
+def _points(value, what: str, count: int | None = None) -> np.ndarray:
+    try:
+        p = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{what} must be a list of [x, y] points") from None
+    if p.ndim != 2 or p.shape[1] != 2 or not np.isfinite(p).all():
+        raise ConfigError(f"{what} must be a list of [x, y] points of finite numbers")
+    if count is not None and len(p) != count:
+        raise ConfigError(f"{what} must be exactly {count} points, got {len(p)}")
+    if count is None and len(p) < 3:
+        raise ConfigError(f"{what} needs at least 3 points, got {len(p)}")
+    return p
+
+
+def _shapes(entry: dict, what: str, has_homography: bool) -> tuple[tuple[Zone, ...], tuple[Line, ...]]:
+    """A camera's [[camera.zone]] and [[camera.line]] tables."""
+    found: dict[str, list] = {"zone": [], "line": []}
+    for kind, field_name in (("zone", "polygon"), ("line", "points")):
+        tables = entry.get(kind, [])
+        if not isinstance(tables, list):
+            raise ConfigError(f"{what}: {kind} must be [[camera.{kind}]] tables")
+        names = set()
+        for k, t in enumerate(tables):
+            label = f"{what}: {kind} #{k + 1}"
+            if not isinstance(t, dict) or not isinstance(t.get("name"), str) or not t["name"].strip():
+                raise ConfigError(f"{label} needs a name")
+            name = t["name"].strip()
+            if name in names:
+                raise ConfigError(f"{label}: {kind} {name!r} is declared twice")
+            names.add(name)
+            unknown = set(t) - {"name", field_name, "ground"}
+            if unknown:
+                raise ConfigError(f"{label} {name!r}: unknown key {sorted(unknown)[0]!r}")
+            if field_name not in t:
+                raise ConfigError(f"{label} {name!r} needs {field_name}")
+            ground = t.get("ground", False)
+            if not isinstance(ground, bool):
+                raise ConfigError(f"{label} {name!r}: ground is true or false")
+            if ground and not has_homography:
+                raise ConfigError(f"{label} {name!r} is on the ground plane but the camera has no homography")
+            pts = _points(t[field_name], f"{label} {name!r}: {field_name}", 2 if kind == "line" else None)
+            if kind == "line" and np.allclose(pts[0], pts[1]):
+                raise ConfigError(f"{label} {name!r}: its two points are the same")
+            found[kind].append(Zone(name, pts, ground) if kind == "zone" else Line(name, pts, ground))
+    return tuple(found["zone"]), tuple(found["line"])
+
+
 def parse_layout(data: dict, origin: str = "cameras file") -> CameraLayout:
     """A CameraLayout from parsed TOML; every mistake is a ConfigError naming the field."""
     known = {"camera", "link", "ground_radius", "outside_window"}
@@ -134,7 +215,8 @@ def parse_layout(data: dict, origin: str = "cameras file") -> CameraLayout:
             raise ConfigError(f"{origin}: camera {name!r}: source must be a string")
         homography = entry.get("homography")
         h = _homography(homography, f"{origin}: camera {name!r}: homography") if homography is not None else None
-        cameras[name] = Camera(name, source, h)
+        zones, lines = _shapes(entry, f"{origin}: camera {name!r}", h is not None)
+        cameras[name] = Camera(name, source, h, zones, lines)
     links: list[Link] = []
     for k, entry in enumerate(data.get("link", [])):
         what = f"{origin}: link #{k + 1}"
@@ -191,6 +273,17 @@ def layout_toml(layout: CameraLayout) -> str:
             t["source"] = cam.source
         if cam.homography is not None:
             t["homography"] = [[round(float(v), 6) for v in row] for row in cam.homography]
+        for kind, shapes, field_name in (("zone", cam.zones, "polygon"), ("line", cam.lines, "points")):
+            if shapes:
+                tables = tomlkit.aot()
+                for shape in shapes:
+                    st = tomlkit.table()
+                    st["name"] = shape.name
+                    st[field_name] = [[round(float(v), 4) for v in p] for p in getattr(shape, field_name)]
+                    if shape.ground:
+                        st["ground"] = True
+                    tables.append(st)
+                t[kind] = tables
         cams.append(t)
     doc["camera"] = cams
     seen, links = set(), tomlkit.aot()

@@ -383,7 +383,7 @@ def run_videos(
     mux = CameraMux(opened, options.max_frames, stop=options.stop)
     counts = {name: 0 for name in names}
     latency = _Latency()
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), time.time()
 
     def status(result: FrameResult) -> str:
         rate = counts[result.camera] / max(time.perf_counter() - started, 1e-9)
@@ -395,6 +395,8 @@ def run_videos(
     totals = [s.total for s in opened]
     total = sum(totals) if all(t is not None for t in totals) else None
     book = TrackletBook() if options.reassociate else None
+    zones = _zone_watcher(out, layout)
+    _write_run_info(out, names, fps, started_at, options.reassociate)
     bar = tqdm(total=total, unit="frame", desc="tracking", disable=not options.progress or None)
     restore = _stop_on_sigterm()
     try:
@@ -404,6 +406,12 @@ def run_videos(
                 if book is not None:
                     book.add_frame(result)
                 _describe_attributes(recognizer, result)
+                if zones is not None:
+                    result.events.extend(
+                        zones.update(
+                            result.camera, result.frame, result.time, result.ids, result.boxes, result.track_ids
+                        )
+                    )
                 for event in result.events:
                     for sink in sinks:
                         sink.event(event)
@@ -420,7 +428,7 @@ def run_videos(
         restore()
         bar.close()
         mux.close()
-        for event in mux.events():
+        for event in [*mux.events(), *(zones.finish() if zones is not None else [])]:
             for sink in sinks:
                 sink.event(event)
         try:
@@ -432,6 +440,7 @@ def run_videos(
         _rewrite_outputs(out, names, book, reassociated, sinks)
     elapsed = time.perf_counter() - started
     summary = _summary(opened, names, counts, elapsed, out, pipeline, latency, sinks)
+    summary["started_at"] = round(started_at, 3)  # wall clock of frame 0: reports place file times in the day
     if reassociated is not None:
         summary["identities_online"] = summary["identities"]
         summary["identities"] = reassociated.identities_after
@@ -442,6 +451,27 @@ def run_videos(
     if mux.errors and not any(counts.values()):
         raise mux.errors[0][1]
     return summary
+
+
+def _write_run_info(out: Path, names, fps: dict, started_at: float, reassociate: bool) -> None:
+    """OUT/run.json, written as the run starts: what `reidkit report` needs to read the MOT files while they grow
+    (cameras, frame rates, wall clock of frame 1)."""
+    info = {"cameras": list(names), "video_fps": fps, "started_at": round(started_at, 3), "reassociate": reassociate}
+    (out / "run.json").write_text(json.dumps(info, indent=2))
+
+
+def _zone_watcher(out: Path, layout: CameraLayout | None):
+    """The run's zone/line watcher (None when the layout has no zones or lines); the layout is saved beside the
+    results as cameras.toml, so `reidkit report OUT/` finds its cameras, zones and lines."""
+    if layout is None or not layout.cameras:
+        return None
+    from reidkit.cameras import layout_toml
+    from reidkit.files import atomic_write
+    from reidkit.zones import ZoneWatcher
+
+    with atomic_write(out / "cameras.toml") as fh:
+        fh.write(layout_toml(layout))
+    return ZoneWatcher(layout) if layout.has_zones else None
 
 
 def _reassociate(out: Path, book, pipeline: Pipeline, layout, sinks, config):
@@ -491,6 +521,7 @@ def _summary(opened, names, counts, elapsed, out, pipeline, latency, sinks) -> d
                 "dropped": s.dropped,
                 "seconds": round(elapsed, 2),
                 "fps": round(counts[name] / max(elapsed, 1e-9), 2),
+                "video_fps": s.fps,
                 "results": str(out / f"{name}.txt"),
                 **latency.summary(name),
             }

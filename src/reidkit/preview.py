@@ -32,7 +32,7 @@ body {{ font-family: system-ui, sans-serif; margin: 1rem; background: #111; colo
 figure {{ margin: 0; }} img {{ max-width: 48vw; border: 1px solid #444; }}
 a {{ color: #8cf; }} li {{ margin: 0.2rem 0; }}
 </style></head><body>
-<h1>reidkit — live</h1>
+<h1>reidkit — live</h1>{report}
 <div class="cams">{cameras}</div>
 <h2>Visible now</h2><ul id="visible"></ul>
 <h2>History</h2><pre id="history"></pre>
@@ -111,14 +111,17 @@ class PreviewHub:
             self.closed = True
             self.cond.notify_all()
 
-    def page(self, base: str = "") -> str:
-        """The preview page, its URLs under `base`."""
+    def page(self, base: str = "", report: str | None = None) -> str:
+        """The preview page, its URLs under `base`; with `report`, a link to the site report there."""
         cams = "".join(
             f'<figure><img src="{base}/stream/{html.escape(c)}.mjpg" alt="{html.escape(c)}">'
             f"<figcaption>{html.escape(c)}</figcaption></figure>"
             for c in self.cameras
         )
-        return PAGE.format(cameras=cams, base=base)
+        link = (
+            f'<p><a href="{html.escape(report)}">Site report</a> (visitors, stays, zones, lines)</p>' if report else ""
+        )
+        return PAGE.format(cameras=cams, base=base, report=link)
 
     def history_of(self, key: str) -> list | None:
         return list(self.history[int(key)]) if key.isdigit() and int(key) in self.history else None

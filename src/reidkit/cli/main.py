@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from reidkit import __version__
-from reidkit.cli import calibrate, data, embed, eval, faces, gallery, keys, models, serve, track, train, verify
+from reidkit.cli import calibrate, data, embed, eval, faces, gallery, keys, models, report, serve, track, train, verify
 from reidkit.cli.common import err
 from reidkit.errors import ReidkitError
 
@@ -34,6 +34,7 @@ app.command("serve")(serve.serve)
 app.command("train")(train.train)
 app.command("export")(train.export)
 app.command("adapt")(train.adapt)
+app.command("report")(report.report)
 eval.app.command("mot")(track.eval_mot)
 eval.app.command("mtmc")(track.eval_mtmc)
 

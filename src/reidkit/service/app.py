@@ -113,7 +113,7 @@ def create_app(
 
 # Routes anyone may call: liveness (which says more only to a key holder) and the login page.
 PUBLIC = frozenset({("GET", "/healthz"), ("HEAD", "/healthz"), ("GET", "/login"), ("POST", "/login")})
-PAGES = ("/", "/live")  # a browser without a session is sent to the login page instead of a 401
+PAGES = ("/", "/live", "/report")  # a browser without a session is sent to the login page instead of a 401
 
 
 def _add_authentication(app: FastAPI) -> None:

@@ -22,6 +22,7 @@ class LiveTracking:
 
     hub: object
     thread: threading.Thread
+    output: Path = Path("reidkit-live")
     stop: threading.Event = field(default_factory=threading.Event)
     error: list = field(default_factory=list)
 
@@ -45,7 +46,7 @@ def start_tracking(
     store = open_gallery(db, create=True)
     reid = model or store.model_of("person")
     hub = PreviewHub(camera_names(sources, names))
-    tracking = LiveTracking(hub, threading.Thread())
+    tracking = LiveTracking(hub, threading.Thread(), Path(output))
     options = RunOptions(write_video=False, progress=False, gallery=store, realtime=True, hub=hub, stop=tracking.stop)
 
     def run() -> None:
@@ -70,7 +71,7 @@ def _tracking(request: Request) -> LiveTracking:
 
 @live.get("/live", response_class=HTMLResponse, include_in_schema=False)
 def page(request: Request) -> HTMLResponse:
-    return HTMLResponse(_tracking(request).hub.page("/live"))
+    return HTMLResponse(_tracking(request).hub.page("/live", report="/report"))
 
 
 @live.get("/live/identities.json")
@@ -103,3 +104,19 @@ def stream(camera: str, request: Request) -> StreamingResponse:
     if camera not in hub.cameras:
         raise NotFoundError(f"no camera {camera!r}")
     return StreamingResponse(hub.mjpeg(camera), media_type="multipart/x-mixed-replace; boundary=frame")
+
+
+@live.get("/report", response_class=HTMLResponse, include_in_schema=False)
+def report_page(request: Request) -> HTMLResponse:
+    """The live run's site report (visitors, dwell, zones, lines, moves), refreshed every 30 s."""
+    from reidkit.site_report import render_html, report_run
+
+    return HTMLResponse(render_html(report_run(_tracking(request).output), refresh_s=30))
+
+
+@live.get("/report.json")
+def report_json(request: Request) -> JSONResponse:
+    """The live run's site report as JSON."""
+    from reidkit.site_report import report_run
+
+    return JSONResponse(report_run(_tracking(request).output))
