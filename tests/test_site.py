@@ -15,7 +15,7 @@ from reidkit.cameras import load_layout, parse_layout
 from reidkit.cli.main import main
 from reidkit.errors import ConfigError, NotFoundError
 from reidkit.site_report import load_run, render_csv, report_run, write_report
-from reidkit.zones import ZoneWatcher, crossing, inside, replay
+from reidkit.zones import ZoneWatcher, inside, replay
 
 LAYOUT = {
     "camera": [
@@ -37,11 +37,37 @@ def _box(x: float, y: float) -> list[float]:
 def test_geometry():
     square = np.array([[0, 0], [10, 0], [10, 10], [0, 10]], float)
     assert inside(square, np.array([5, 5])) and not inside(square, np.array([15, 5]))
-    a, b = np.array([0.0, 0.0]), np.array([10.0, 0.0])  # left to right: "in" goes down the picture
-    assert crossing(a, b, np.array([5.0, -1]), np.array([5.0, 1])) == "in"
-    assert crossing(a, b, np.array([5.0, 1]), np.array([5.0, -1])) == "out"
-    assert crossing(a, b, np.array([15.0, -1]), np.array([15.0, 1])) is None  # past the end of the segment
-    assert crossing(a, b, np.array([5.0, 1]), np.array([6.0, 2])) is None
+
+
+def test_ground_shapes_follow_people_across_views():
+    """A zone and a line on the ground plane belong to the site: a person seen by two overlapping views enters
+    the zone once, and a step across the blind strip between two views crosses a line drawn in it."""
+    layout = parse_layout(
+        {
+            "ground_radius": 2.0,
+            "camera": [
+                {
+                    "name": name,
+                    "homography": [[1, 0, dx], [0, 1, 0], [0, 0, 1]],
+                    "zone": [{"name": "hall", "polygon": [[0, 0], [100, 0], [100, 100], [0, 100]], "ground": True}],
+                    "line": [{"name": "gap", "points": [[150, 0], [150, 100]], "ground": True}],
+                }
+                for name, dx in (("left", 0), ("right", 160))
+            ],
+        }
+    )
+    w = ZoneWatcher(layout)
+    events = w.update("left", 0, 0.0, [1], [_box(50, 50)], [1]) + w.update("right", 0, 0.0, [1], [_box(-110, 50)], [4])
+    assert [e["event"] for e in events] == ["zone_entered"]  # once, though both views see the person
+    events = w.update("left", 5, 0.5, [1], [_box(140, 50)], [1])  # walked out of the hall, before the line
+    assert [e["event"] for e in events] == ["zone_left"]
+    assert w.update("right", 7, 0.7, [1], [_box(5, 50)], [9]) == []  # the left view still follows the person
+    [cross] = w.update("right", 12, 1.2, [1], [_box(5, 50)], [9])  # left lost them: ground x 165, past the strip
+    assert cross["event"] == "line_crossed" and cross["direction"] == "out" and cross["camera"] == "right"
+    assert w.update("right", 13, 1.3, [1], [_box(-11, 50)], [9]) == []  # within the margin of the line: no change
+    assert w.update("right", 14, 1.4, [1], [_box(5, 50)], [9]) == []  # jitter near the line is no crossing
+    [back] = w.update("right", 15, 1.5, [1], [_box(-15, 50)], [9])
+    assert back["direction"] == "in"
 
 
 def test_zones_and_lines_in_the_cameras_file(tmp_path):

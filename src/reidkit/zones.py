@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from reidkit.cameras import Camera, CameraLayout
+from reidkit.cameras import CameraLayout
 
 GONE_S = 2.0  # a person unseen this long has left every zone they were in
+HANDOVER_S = 0.5  # on the ground, another camera takes a person over when the one following them lost them this long
+SIDE_MEMORY_S = 600.0  # which side of a line a person was on is remembered this long (walks across blind strips)
 
 
 def foot_point(box) -> np.ndarray:
@@ -40,24 +42,15 @@ def _side(a: np.ndarray, b: np.ndarray, p: np.ndarray) -> float:
     return float(d[0] * q[1] - d[1] * q[0])
 
 
-def crossing(a: np.ndarray, b: np.ndarray, p: np.ndarray, q: np.ndarray) -> str | None:
-    """ "in" when the step p -> q crosses segment a -> b to its right, "out" to its left, None if it does not
-    cross (touching the line and going back is no crossing)."""
-    sp, sq = _side(a, b, p), _side(a, b, q)
-    if sp == 0 or sq == 0 or (sp > 0) == (sq > 0):
-        return None
-    if (_side(p, q, a) > 0) == (_side(p, q, b) > 0):
-        return None  # the step passes beyond an end of the segment
-    return "in" if sq > 0 else "out"
-
-
 @dataclass
 class _Presence:
-    """What the watcher remembers of one track in one camera."""
+    """What the watcher remembers of one track in one camera (image shapes) or of one person on the ground plane
+    (ground shapes, seen by any camera)."""
 
     identity: int
-    image_point: np.ndarray
-    ground_point: np.ndarray | None
+    track: int
+    camera: str
+    point: np.ndarray
     time: float
     frame: int
     zones: dict[str, float] = field(default_factory=dict)  # zone -> time entered
@@ -65,13 +58,24 @@ class _Presence:
 
 class ZoneWatcher:
     """Feeds on tracks frame by frame (`update`), returns zone_entered / zone_left / line_crossed events; `finish`
-    closes every open visit at the end of a run. Events carry the camera, the camera's track id and the global
-    id, so re-association can relabel them like every other track event."""
+    closes every open visit at the end of a run.
+
+    Image shapes follow each camera's tracks. Ground shapes belong to the site, not to a view: they follow each
+    person's position on the ground plane whichever camera sees them, so a person seen by two overlapping views
+    enters a ground zone once, and a step across a blind strip between two views still crosses a ground line
+    drawn there. One camera at a time follows a person on the ground (the first to see them, until it has lost
+    them for HANDOVER_S), so two views' slightly different positions never alternate. A line is crossed when a position moves from clearly one side (beyond `margin`: half the
+    layout's ground radius on the ground, 0 in the image) to clearly the other. Events carry the camera, the
+    camera's track id and the global id, so re-association relabels them like every other track event."""
 
     def __init__(self, layout: CameraLayout, gone_s: float = GONE_S) -> None:
         self.cameras = {name: cam for name, cam in layout.cameras.items() if cam.zones or cam.lines}
         self.gone_s = gone_s
-        self._present: dict[tuple[str, int], _Presence] = {}
+        self.ground_margin = layout.ground_radius / 2.0
+        self._present: dict[tuple, _Presence] = {}  # (camera, track) or ("ground", identity)
+        self._sides: dict[tuple, tuple[float, float]] = {}  # (presence key, line) -> (side +1 / -1, time)
+        self._site_zones = _unique(z for c in self.cameras.values() for z in c.zones if z.ground)
+        self._site_lines = _unique(ln for c in self.cameras.values() for ln in c.lines if ln.ground)
 
     def update(self, camera: str, frame: int, time_s: float, ids, boxes, track_ids=None) -> list[dict]:
         """Events of one camera frame: `ids` global ids, `boxes` their (x0, y0, x1, y1), `track_ids` the camera
@@ -80,75 +84,109 @@ class ZoneWatcher:
         if cam is None:
             return []
         track_ids = list(track_ids) if track_ids is not None and len(track_ids) else list(ids)
+        image_zones = [z for z in cam.zones if not z.ground]
+        image_lines = [ln for ln in cam.lines if not ln.ground]
         events: list[dict] = []
         for identity, box, track in zip(ids, boxes, track_ids):
-            key = (camera, int(track))
-            point = foot_point(box)
+            identity, track = int(identity), int(track)
+            if image_zones or image_lines:
+                key = (camera, track)
+                now = _Presence(identity, track, camera, foot_point(box), float(time_s), int(frame))
+                events += self._step(key, now, image_zones, image_lines, 0.0)
             ground = cam.to_ground(box) if cam.homography is not None else None
-            before = self._present.get(key)
-            now = _Presence(int(identity), point, ground, float(time_s), int(frame))
-            if before is not None:
-                now.zones = before.zones
-                events += self._lines(cam, key, before, now)
-            events += self._zones(cam, key, now)
-            self._present[key] = now
+            if ground is not None and (self._site_zones or self._site_lines):
+                held = self._present.get(("ground", identity))
+                if held is None or held.camera == camera or time_s - held.time > HANDOVER_S:
+                    now = _Presence(identity, track, camera, ground, float(time_s), int(frame))
+                    key = ("ground", identity)
+                    events += self._step(key, now, self._site_zones, self._site_lines, self.ground_margin)
         events += self._expire(camera, float(time_s))
         return events
 
     def finish(self) -> list[dict]:
         """zone_left for everyone still inside a zone (the run ended)."""
         events = []
-        for key, p in sorted(self._present.items()):
-            events += [self._left(key, p, zone, since, "end") for zone, since in sorted(p.zones.items())]
+        for _, p in sorted(self._present.items(), key=lambda kv: str(kv[0])):
+            events += [self._left(p, zone, since, "end") for zone, since in sorted(p.zones.items())]
         self._present.clear()
         return events
 
     # -- one step ---------------------------------------------------------------------------------
-    def _zones(self, cam: Camera, key: tuple[str, int], p: _Presence) -> list[dict]:
-        events = []
-        for zone in cam.zones:
-            point = p.ground_point if zone.ground else p.image_point
-            now_in = point is not None and inside(zone.polygon, point)
-            if now_in and zone.name not in p.zones:
-                p.zones[zone.name] = p.time
-                events.append(self._event("zone_entered", key, p, zone=zone.name))
-            elif not now_in and zone.name in p.zones:
-                events.append(self._left(key, p, zone.name, p.zones.pop(zone.name), "walked out"))
+    def _step(self, key: tuple, now: _Presence, zones, lines, margin: float) -> list[dict]:
+        before = self._present.get(key)
+        if before is not None:
+            now.zones = before.zones
+        events = self._lines(key, now, lines, margin) + self._zones(now, zones)
+        self._present[key] = now
         return events
 
-    def _lines(self, cam: Camera, key: tuple[str, int], before: _Presence, now: _Presence) -> list[dict]:
+    def _zones(self, p: _Presence, zones) -> list[dict]:
         events = []
-        for line in cam.lines:
-            p, q = (before.ground_point, now.ground_point) if line.ground else (before.image_point, now.image_point)
-            if p is None or q is None:
+        for zone in zones:
+            now_in = inside(zone.polygon, p.point)
+            if now_in and zone.name not in p.zones:
+                p.zones[zone.name] = p.time
+                events.append(self._event("zone_entered", p, zone=zone.name))
+            elif not now_in and zone.name in p.zones:
+                events.append(self._left(p, zone.name, p.zones.pop(zone.name), "walked out"))
+        return events
+
+    def _lines(self, key: tuple, p: _Presence, lines, margin: float) -> list[dict]:
+        """A crossing: the position is clearly on the other side of the line than it last clearly was, and the
+        line's segment lies between the two (not beyond its ends)."""
+        events = []
+        for line in lines:
+            a, b = line.points
+            offset = _side(a, b, p.point) / float(np.linalg.norm(b - a))  # signed distance to the line
+            if abs(offset) <= margin or not _within(a, b, p.point):
                 continue
-            direction = crossing(line.points[0], line.points[1], p, q)
-            if direction is not None:
-                events.append(self._event("line_crossed", key, now, line=line.name, direction=direction))
+            side = 1.0 if offset > 0 else -1.0
+            previous = self._sides.get((key, line.name))
+            self._sides[(key, line.name)] = (side, p.time)
+            if previous is not None and previous[0] != side:
+                events.append(self._event("line_crossed", p, line=line.name, direction="in" if side > 0 else "out"))
         return events
 
     def _expire(self, camera: str, time_s: float) -> list[dict]:
-        """Tracks of this camera unseen for `gone_s` leave their zones (at the time they were last seen)."""
+        """Tracks of this camera (and people on the ground last seen by it) unseen for `gone_s` leave their zones,
+        at the time they were last seen."""
         events = []
-        for key in [k for k, p in self._present.items() if k[0] == camera and time_s - p.time > self.gone_s]:
+        for key in [k for k, p in self._present.items() if p.camera == camera and time_s - p.time > self.gone_s]:
             p = self._present.pop(key)
-            events += [self._left(key, p, zone, since, "lost") for zone, since in sorted(p.zones.items())]
+            events += [self._left(p, zone, since, "lost") for zone, since in sorted(p.zones.items())]
+        if len(self._sides) > 10_000:
+            self._sides = {k: v for k, v in self._sides.items() if time_s - v[1] <= SIDE_MEMORY_S}
         return events
 
     @staticmethod
-    def _event(kind: str, key: tuple[str, int], p: _Presence, **extra) -> dict:
+    def _event(kind: str, p: _Presence, **extra) -> dict:
         return {
             "event": kind,
             "id": p.identity,
-            "track": key[1],
-            "camera": key[0],
+            "track": p.track,
+            "camera": p.camera,
             "frame": p.frame,
             "time_s": round(p.time, 3),
             **extra,
         }
 
-    def _left(self, key, p: _Presence, zone: str, since: float, reason: str) -> dict:
-        return self._event("zone_left", key, p, zone=zone, dwell_s=round(p.time - since, 3), reason=reason)
+    def _left(self, p: _Presence, zone: str, since: float, reason: str) -> dict:
+        return self._event("zone_left", p, zone=zone, dwell_s=round(p.time - since, 3), reason=reason)
+
+
+def _unique(shapes) -> list:
+    """Ground shapes declared on several cameras (each sees part of the site) count once, by name."""
+    seen: dict[str, object] = {}
+    for shape in shapes:
+        seen.setdefault(shape.name, shape)
+    return list(seen.values())
+
+
+def _within(a: np.ndarray, b: np.ndarray, p: np.ndarray) -> bool:
+    """Whether p projects onto the segment a -> b (between its ends)."""
+    d = b - a
+    t = float(np.dot(p - a, d) / np.dot(d, d))
+    return 0.0 <= t <= 1.0
 
 
 def replay(layout: CameraLayout, tracks: dict[str, np.ndarray], fps: dict[str, float], gone_s: float = GONE_S):
