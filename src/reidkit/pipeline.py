@@ -65,6 +65,13 @@ class FrameResult:
     source: str = ""
     read_at: float = 0.0  # time.monotonic() when the frame was read
     track_ids: list[int] = field(default_factory=list)  # the camera tracker's id of each track
+    masked: np.ndarray | None = None  # the frame as shown and stored when --blur masks people (image stays raw)
+    detections: np.ndarray | None = None  # every detected person box, tracked or not yet (None: detector skipped)
+
+    @property
+    def shown(self) -> np.ndarray | None:
+        """The frame for outputs people look at (video, preview, thumbnails): masked when masking is on."""
+        return self.masked if self.masked is not None else self.image
 
 
 FrameTracks = FrameResult  # the name before the multi-camera runtime
@@ -80,6 +87,7 @@ class Observation(NamedTuple):
     embeddings: np.ndarray | None
     restarted: bool = False  # the camera's frame size changed (a stream came back at another resolution):
     # its tracker started over, and the tracks it had are gone
+    detections: np.ndarray | None = None  # every person box the detector found (None on a skipped frame)
 
 
 def new_fusion(config: PipelineConfig, layout: CameraLayout | None = None, calibration=None) -> IdentityFusion:
@@ -196,15 +204,16 @@ class Pipeline:
             if id(f) in by_frame:
                 dets, emb = by_frame[id(f)]
                 tracks = tracker.update(dets.xyxy, dets.confidence, emb)
+                boxes = dets.xyxy
             else:
-                tracks, emb = tracker.coast(), None
-            seen_now.append(Observation(f, tracker, tracks, emb, restarted))
+                tracks, emb, boxes = tracker.coast(), None, None
+            seen_now.append(Observation(f, tracker, tracks, emb, restarted, boxes))
         return seen_now
 
     def step(self, frames: list[Frame], fps: dict[str, float] | None = None) -> list[FrameResult]:
         """Track a batch of frames (at most one per camera), in time order; returns one result per frame."""
         results = []
-        for f, tracker, tracks, emb, restarted in self.observe(frames, fps):
+        for f, tracker, tracks, emb, restarted, detected in self.observe(frames, fps):
             if restarted:
                 self.fusion.forget_camera(f.camera)
             decision = self.fusion.update(f.camera, f.time, f.index, tracker.events, tracker.tracks, emb)
@@ -228,6 +237,7 @@ class Pipeline:
                     "",
                     f.read_at,
                     [t.track_id for t in tracks],
+                    detections=detected,
                 )
             )
         return results
@@ -261,6 +271,44 @@ class RunOptions:
     reassociate: bool = False  # re-associate every tracklet after the run (--reassociate; off by default: on the
     # layouts measured it costs IDF1, see docs/benchmarks.md)
     reassociation: ReassociationConfig = ReassociationConfig()
+    blur: str = "none"  # mask people in what is shown and stored: "faces" (heads), "people" (bodies) or "none"
+    unblur_enrolled: bool = False  # spare people the gallery recognises as enrolled (needs `gallery`)
+
+
+class Masker:
+    """`--blur`: each frame's `masked` copy (what videos, previews and thumbnails show) with people's heads or
+    bodies pixelated; with `enrolled` (a lookup such as gallery.ops.EnrolledLookup) people it recognises are
+    spared. Each global id is looked up at most `tries` times, `every` frames apart, until recognised."""
+
+    def __init__(self, kind: str, enrolled=None, tries: int = 3, every: int = 10) -> None:
+        from reidkit.masking import checked_kind
+
+        self.kind, self.enrolled, self.tries, self.every = checked_kind(kind), enrolled, tries, every
+        self.spared: dict[int, int] = {}  # global id -> enrolled identity
+        self._asked: dict[int, tuple[int, int]] = {}  # global id -> (times asked, frame last asked)
+
+    def apply(self, result: FrameResult) -> FrameResult:
+        from dataclasses import replace
+
+        from reidkit.masking import mask
+
+        if self.kind == "none" or result.image is None:
+            return result
+        if self.enrolled is not None:
+            self._recognise(result)
+        boxes, spare = _masked_boxes(result, self.spared)
+        return replace(result, masked=mask(result.image, boxes, self.kind, spare))
+
+    def _recognise(self, result: FrameResult) -> None:
+        for identity, box in zip(result.ids, result.boxes):
+            asked, last = self._asked.get(identity, (0, -(10**9)))
+            if identity in self.spared or asked >= self.tries or result.frame - last < self.every:
+                continue
+            self._asked[identity] = (asked + 1, result.frame)
+            if box[3] - box[1] >= 16 and box[2] - box[0] >= 6:
+                found = self.enrolled(crop(result.image, box))
+                if found is not None:
+                    self.spared[identity] = found
 
 
 class _Latency:
@@ -361,6 +409,7 @@ def run_videos(
     from reidkit.sources import CameraMux, open_camera
 
     options = options or RunOptions(**kwargs)
+    masker = _masker(options)  # a bad masking option is refused before any source opens
     out = make_dir(Path(out_dir))
     names = camera_names(sources, cameras)
     opened = []
@@ -412,6 +461,7 @@ def run_videos(
                             result.camera, result.frame, result.time, result.ids, result.boxes, result.track_ids
                         )
                     )
+                result = masker.apply(result)
                 for event in result.events:
                     for sink in sinks:
                         sink.event(event)
@@ -440,6 +490,8 @@ def run_videos(
         _rewrite_outputs(out, names, book, reassociated, sinks)
     elapsed = time.perf_counter() - started
     summary = _summary(opened, names, counts, elapsed, out, pipeline, latency, sinks)
+    if masker.kind != "none":
+        summary["masking"] = {"blur": masker.kind, "spared": {str(g): i for g, i in sorted(masker.spared.items())}}
     summary["started_at"] = round(started_at, 3)  # wall clock of frame 0: reports place file times in the day
     if reassociated is not None:
         summary["identities_online"] = summary["identities"]
@@ -451,6 +503,34 @@ def run_videos(
     if mux.errors and not any(counts.values()):
         raise mux.errors[0][1]
     return summary
+
+
+def _masked_boxes(result: FrameResult, spared: dict) -> tuple[np.ndarray, list[bool]]:
+    """Every person box of a frame — its tracks and the detections no track holds yet (a person is masked from
+    the first frame they are detected, not once their track is confirmed) — and which are spared."""
+    from reidkit.track.association import iou_matrix
+
+    boxes, spare = result.boxes.reshape(-1, 4), [identity in spared for identity in result.ids]
+    if result.detections is None or not len(result.detections):
+        return boxes, spare
+    overlap = iou_matrix(result.detections, boxes)
+    held = overlap.max(axis=1) >= 0.3 if len(boxes) else np.zeros(len(result.detections), bool)
+    untracked = result.detections[~held]
+    return np.concatenate([boxes, untracked]), spare + [False] * len(untracked)
+
+
+def _masker(options: RunOptions) -> Masker:
+    """The run's masking stage (a no-op without --blur)."""
+    from reidkit.errors import ConfigError
+
+    enrolled = None
+    if options.unblur_enrolled:
+        if options.gallery is None or options.blur == "none":
+            raise ConfigError("--unblur-enrolled spares enrolled people from --blur: it needs --blur and --gallery")
+        from reidkit.gallery.ops import EnrolledLookup
+
+        enrolled = EnrolledLookup(options.gallery)
+    return Masker(options.blur, enrolled)
 
 
 def _write_run_info(out: Path, names, fps: dict, started_at: float, reassociate: bool) -> None:

@@ -86,10 +86,10 @@ class PreviewHub:
             {"id": int(i), "box": [round(float(v), 1) for v in b], "gallery": self.gallery_ids.get(int(i))}
             for i, b in zip(result.ids, result.boxes)
         ]
-        if now - self._last.get(result.camera, 0.0) < self.min_interval or result.image is None:
+        if now - self._last.get(result.camera, 0.0) < self.min_interval or result.shown is None:
             return
         self._last[result.camera] = now
-        image = draw_tracks(result.image.copy(), result.boxes, result.ids)
+        image = draw_tracks(result.shown.copy(), result.boxes, result.ids)
         ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 75])
         if ok:
             with self.cond:

@@ -99,7 +99,7 @@ class VideoSink(Sink):
             writer = self._writers[result.camera] = VideoWriter(
                 self.folder / f"{result.camera}.mp4", self.fps[result.camera]
             )
-        image = result.image.copy()
+        image = result.shown.copy()
         draw_tracks(image, result.boxes, result.ids)
         draw_status(image, self.status(result))
         writer.write(image)
@@ -152,7 +152,8 @@ class GallerySink(Sink):
                 }
             )
         vectors = np.stack([result.embeddings[k] for k in keep]).astype(np.float32)
-        ids = self.store.add_sightings(vectors, self.model_key, infos, [thumbnail(c) for c in crops])
+        shown = crops if result.masked is None else [crop(result.masked, result.boxes[k]) for k in keep]
+        ids = self.store.add_sightings(vectors, self.model_key, infos, [thumbnail(c) for c in shown])
         if len(ids) == len(keep) and result.track_ids:
             for k, sighting in zip(keep, ids):
                 self.by_track.setdefault((result.camera, int(result.track_ids[k])), []).append(sighting)

@@ -30,6 +30,9 @@ def serve(
     track_output: Path = typer.Option(
         Path("reidkit-live"), "--track-output", help="Folder for the tracking run's MOT files and events."
     ),
+    blur: str = typer.Option(
+        "none", "--blur", help="With --track: mask people in /live and thumbnails: faces, people."
+    ),
     settings: Optional[Path] = typer.Option(
         None, "--settings", help='Service settings TOML: [retention] older_than = "30d", keep_enrolled, every.'
     ),
@@ -49,6 +52,7 @@ def serve(
 
     from reidkit.errors import ConflictError
     from reidkit.gallery.retention import RetentionPolicy
+    from reidkit.masking import checked_kind
     from reidkit.service.app import create_app, tls_options
 
     tls = tls_options(certfile, keyfile)
@@ -72,5 +76,6 @@ def serve(
         track_output=track_output,
         cameras=cameras,
         retention=policy,
+        blur=checked_kind(blur),
     )
     uvicorn.run(app, host=host, port=port, log_level="info", **tls)

@@ -65,6 +65,12 @@ def track(
         help="After the run, cluster every tracklet again with the whole run's evidence and rewrite MOT files, "
         "events and gallery with the final ids (fewer identities; on the layouts measured, lower IDF1).",
     ),
+    blur: str = typer.Option(
+        "none", "--blur", help="Mask people in the video, preview and gallery thumbnails: faces (heads), people, none."
+    ),
+    unblur_enrolled: bool = typer.Option(
+        False, "--unblur-enrolled", help="With --blur and --gallery: leave people the gallery has enrolled unmasked."
+    ),
     ray: Optional[str] = typer.Option(
         None,
         "--ray",
@@ -79,9 +85,11 @@ def track(
     """Detect, track and re-identify people on every camera at once; writes annotated video, MOTChallenge tracks
     and an event log, and feeds the sinks asked for (gallery, webhook, MQTT, live preview)."""
     from reidkit.files import make_dir
+    from reidkit.masking import checked_kind
     from reidkit.pipeline import PipelineConfig, RunOptions, run_videos
     from reidkit.track.plan import plan_cameras
 
+    checked_kind(blur)
     sources_list, names, layout = plan_cameras(list(sources or []), list(camera or []), cameras_file)
     make_dir(output)
     config = PipelineConfig(
@@ -104,6 +112,7 @@ def track(
                 ("--mqtt", mqtt),
                 ("--serve", serve),
                 ("--realtime", realtime or None),
+                ("--blur", None if blur == "none" else blur),
             )
             if value is not None
         ]
@@ -133,6 +142,8 @@ def track(
         mqtt=mqtt,
         serve=serve,
         reassociate=reassociate,
+        blur=blur,
+        unblur_enrolled=unblur_enrolled,
     )
     if serve is not None and not as_json:
         from reidkit.preview import parse_serve

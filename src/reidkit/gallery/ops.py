@@ -86,6 +86,44 @@ def store_identity(
     return identity_id, store.add_sightings(vectors, model, infos, thumbs, role=role)
 
 
+class EnrolledLookup:
+    """Is this crop one of the gallery's enrolled people (not an identity a tracking run created)? Embeds with
+    the gallery's own person model and answers the identity whose sighting matches with calibrated P(same) of
+    at least `threshold` (the bar tracking sets to give a track an old identity), else None. What `--blur ...
+    --unblur-enrolled` spares."""
+
+    def __init__(self, store: GalleryStore, threshold: float = 0.97) -> None:
+        from reidkit.gallery.store import TRACKED
+
+        self.store, self.threshold, self._tracked_key = store, threshold, TRACKED
+        self._embedder: Embedder | None = None
+        self._enrolled: dict[int, bool] = {}
+
+    def __call__(self, person: np.ndarray) -> int | None:
+        from reidkit.calibration_math import logistic
+        from reidkit.verify import UNCALIBRATED
+
+        model = self.store.model_of("person")
+        if model is None:
+            return None
+        if self._embedder is None:
+            self._embedder = Embedder(model)
+        calibration = (self._embedder.spec.calibration if self._embedder.spec else None) or UNCALIBRATED
+        query = self._embedder.embed(person)[0]
+        for match in self.store.search(query, model_key(self._embedder), k=5, identities_only=True):
+            identity = match.sighting.identity_id
+            if identity is None or float(logistic(match.score, calibration)) < self.threshold:
+                break  # best first: nothing further down matches either
+            if self._is_enrolled(identity):
+                return identity
+        return None
+
+    def _is_enrolled(self, identity: int) -> bool:
+        if identity not in self._enrolled:
+            self._enrolled[identity] = self._tracked_key not in self.store.identity(identity).metadata
+        return self._enrolled[identity]
+
+
 def search_image(
     store: GalleryStore, embedder: Embedder, image: ImageLike, k: int = 5, rerank: bool = True, **filters
 ) -> list[Match]:

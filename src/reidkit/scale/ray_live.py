@@ -95,7 +95,7 @@ class CameraActor:
                     break
                 frame_no = offset + done
                 now = Frame(self.camera, frame_no, time.time(), image, time.monotonic())
-                _, tracker, tracks, emb, restarted = self.pipeline.observe([now], {self.camera: self.source.fps})[0]
+                _, tracker, tracks, emb, restarted, _ = self.pipeline.observe([now], {self.camera: self.source.fps})[0]
                 if restarted:
                     ray.get(self.fusion.camera_resized.remote(self.camera))
                 events, tracks_now = slim_tracks(tracker.events, tracker.tracks)

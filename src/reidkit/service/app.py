@@ -31,6 +31,7 @@ def create_app(
     track_output: Union[str, Path] = "reidkit-live",
     cameras: Optional[Union[str, Path]] = None,
     retention=None,
+    blur: str = "none",
 ) -> FastAPI:
     """The ASGI app over one gallery and one re-id model (`model`, else the one the gallery holds, else the
     catalog's default person re-id model). With `api_key` (an admin key) or `keys` (a keys file of named keys with
@@ -66,7 +67,7 @@ def create_app(
         from reidkit.service.live import start_tracking
 
         try:
-            tracking = start_tracking(str(db), list(track or []), track_output, embedder.name, cameras)
+            tracking = start_tracking(str(db), list(track or []), track_output, embedder.name, cameras, blur)
         except BaseException:
             store.close()
             raise

@@ -32,7 +32,7 @@ class LiveTracking:
 
 
 def start_tracking(
-    db: str, sources: list[str], output: str | Path, model: str | None, cameras_file=None
+    db: str, sources: list[str], output: str | Path, model: str | None, cameras_file=None, blur: str = "none"
 ) -> LiveTracking:
     """Start `run_videos` on the sources in a thread, storing sightings in the gallery `db` (its own connection)
     with the gallery's re-id model, and feeding a preview hub."""
@@ -47,7 +47,9 @@ def start_tracking(
     reid = model or store.model_of("person")
     hub = PreviewHub(camera_names(sources, names))
     tracking = LiveTracking(hub, threading.Thread(), Path(output))
-    options = RunOptions(write_video=False, progress=False, gallery=store, realtime=True, hub=hub, stop=tracking.stop)
+    options = RunOptions(
+        write_video=False, progress=False, gallery=store, realtime=True, hub=hub, stop=tracking.stop, blur=blur
+    )
 
     def run() -> None:
         try:
