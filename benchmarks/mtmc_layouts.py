@@ -8,7 +8,10 @@ and three views (no ground truth there: identities only). Each layout is tracked
 
 Every default is chosen on the mean over the PETS layouts, never on one of them.
 
-    python benchmarks/mtmc_layouts.py [--work DIR] [--thresholds 0.5,0.7,0.9]
+With `--learn`, each layout is tracked a second time with the cameras file `reidkit cameras learn` writes from
+its first (re-associated) run, and the online IDF1 of both runs is compared.
+
+    python benchmarks/mtmc_layouts.py [--work DIR] [--thresholds 0.5,0.7,0.9] [--learn]
 """
 
 from __future__ import annotations
@@ -49,10 +52,11 @@ UNANNOTATED = {  # footage without ground truth: identities only
 }
 
 
-def tracked(work: Path, name: str, views: str) -> Path:
-    """Split the layout's footage into its views and track them (cached in `work`); the run's output folder."""
+def tracked(work: Path, name: str, views: str, cameras: Path | None = None, run: str = "run") -> Path:
+    """Split the layout's footage into its views and track them (cached in `work`) with its cameras file (or
+    `cameras`); the run's output folder."""
     d = work / name.replace(" ", "_").replace("%", "")
-    out = d / "run"
+    out = d / run
     if not (out / "tracklets.npz").is_file():
         if name in UNANNOTATED:
             source = [data_root() / "videos/people-detection.264"]
@@ -71,7 +75,7 @@ def tracked(work: Path, name: str, views: str) -> Path:
             "--no-attributes",
             "--reassociate",
             "--cameras",
-            d / "cameras.toml",
+            cameras or d / "cameras.toml",
         )
         (out / "took.txt").write_text(f"{time.perf_counter() - start:.2f} {summary['reassociation']['seconds']}")
     return out
@@ -92,6 +96,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--work", type=Path, default=None, help="Keep splits and runs here (re-used when present).")
     parser.add_argument("--thresholds", default="0.5,0.7,0.8,0.9,0.95,0.97")
+    parser.add_argument("--learn", action="store_true", help="Also track again with learned camera links.")
     args = parser.parse_args()
     thresholds = [float(t) for t in args.thresholds.split(",")]
     print(f"machine: {machine()}\n")
@@ -100,6 +105,8 @@ def main() -> None:
         work = args.work or Path(tmp)
         table = {name: run_layout(work, name, views, thresholds, calibration) for name, views in LAYOUTS.items()}
         print_table(table, thresholds)
+        if args.learn:
+            print_learned(work, table)
         print("\nFootage without ground truth (global identities only):\n")
         print("| layout | online ids | " + " | ".join(f"P>{t}" for t in thresholds) + " | tracking s | pass s |")
         print("|---|---|" + "---|" * len(thresholds) + "---|---|")
@@ -129,6 +136,27 @@ def run_layout(work: Path, name: str, views: str, thresholds: list[float], calib
         row["pass"] = max(row["pass"], time.perf_counter() - started)
         row[threshold] = judged(result.labels)
     return row
+
+
+def print_learned(work: Path, table: dict) -> None:
+    """Online IDF1 with the split's cameras file (homographies only) vs with links learned from the first run."""
+    print("\n| layout | online IDF1, split's cameras file | online IDF1, learned links | links learned |")
+    print("|---|---|---|---|")
+    gains = []
+    for name, views in LAYOUTS.items():
+        first = tracked(work, name, views)
+        learned = first.parent / "learned.toml"
+        if not learned.is_file():
+            cli_json("cameras", "learn", first, "-o", learned, "--force")
+        again = tracked(work, name, views, cameras=learned, run="run_learned")
+        book = load_book(again / "tracklets.npz")
+        gt = {p.stem: read_mot_gt(p, include_ignored=True) for p in sorted((first.parent / "gt").glob("*.txt"))}
+        idf1 = score({t.key: t.online_id for t in book.tracklets.values()}, book, gt)["cross_camera"]["IDF1"]
+        before = table[name]["online"]["IDF1"]
+        gains.append(idf1 - before)
+        links = len(load_layout(learned).links) // 2
+        print(f"| {name} | {before:.3f} | {idf1:.3f} | {links} |")
+    print(f"| **mean change** | | {np.mean(gains):+.3f} | |")
 
 
 def print_table(table: dict, thresholds: list[float]) -> None:

@@ -16,27 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from live_servers import FFMPEG, RTSP_SERVER, RtspServer, free_port, wait_for
 
 from reidkit.cli.main import main
 
-FFMPEG = shutil.which("ffmpeg")
-RTSP_SERVER = shutil.which("rtsp-server-perl")
 MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.time() + timeout
-    while not predicate():
-        assert time.time() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def playable(path: Path) -> tuple[int, int, int]:
@@ -53,53 +37,6 @@ def mot_rows_ok(path: Path) -> list[str]:
     rows = path.read_text().splitlines()
     assert all(len(r.split(",")) == 10 for r in rows)
     return rows
-
-
-class RtspServer:
-    """rtsp-server-perl on two loopback ports, fed by ffmpeg pushing a video in a loop at its own pace."""
-
-    def __init__(self, video: Path) -> None:
-        self.video = video
-        self.client_port, self.source_port = free_port(), free_port()
-        self.procs: list[subprocess.Popen] = []
-
-    @property
-    def url(self) -> str:
-        return f"rtsp://127.0.0.1:{self.client_port}/pets"
-
-    def start(self, size: str | None = None) -> None:
-        server = subprocess.Popen(
-            [
-                RTSP_SERVER,
-                "--clientport",
-                str(self.client_port),
-                "--serverport",
-                str(self.source_port),
-                "--client_listen_address",
-                "127.0.0.1",
-                "--source_listen_address",
-                "127.0.0.1",
-                "--loglevel",
-                "1",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(0.5)
-        push = subprocess.Popen(
-            [FFMPEG, "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", str(self.video), "-an"]
-            + (["-s", size] if size else [])
-            + ["-c:v", "mpeg4", "-q:v", "5", "-g", "10", "-f", "rtsp", f"rtsp://127.0.0.1:{self.source_port}/pets"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self.procs = [server, push]
-
-    def kill(self) -> None:
-        for p in self.procs:
-            p.kill()
-            p.wait()
-        self.procs = []
 
 
 @pytest.mark.skipif(RTSP_SERVER is None or FFMPEG is None, reason="rtsp-server-perl or ffmpeg missing (`make test`)")

@@ -157,9 +157,8 @@ def test_book_round_trip(tmp_path):
 
 def test_rewritten_outputs_agree(tmp_path, new_gallery):
     """MOT files, the event log and the gallery sightings carry the same final ids after a rewrite."""
-    from types import SimpleNamespace
-
     from reidkit.gallery import open_gallery
+    from reidkit.pipeline import FrameResult
     from reidkit.sinks import GallerySink
 
     book = TrackletBook()
@@ -194,10 +193,10 @@ def test_rewritten_outputs_agree(tmp_path, new_gallery):
         for t in book.ordered():
             unit = t.feature() / np.linalg.norm(t.feature())
             for row in t.rows[:2]:
-                frame = SimpleNamespace(
-                    frame=row[0], embeddings=[unit.astype(np.float32)], boxes=np.array([row[1:5]]),
-                    image=np.zeros((200, 600, 3), np.uint8), ids=[t.online_id], source=t.camera, camera=t.camera,
-                    time=row[6], track_ids=[t.track_id],
+                frame = FrameResult(
+                    t.camera, row[0], [t.online_id], np.array([row[1:5]]), np.ones(1), time=row[6],
+                    embeddings=[unit.astype(np.float32)], image=np.zeros((200, 600, 3), np.uint8), source=t.camera,
+                    track_ids=[t.track_id],
                 )  # fmt: skip
                 sink.frame(frame)
         assert len(store.identities()) == 3

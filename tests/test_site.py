@@ -201,3 +201,37 @@ def test_tracking_run_emits_zone_events_and_reports(data_root, tmp_path, models_
     report = json.loads((tmp_path / "r.json").read_text())
     crossings = sum(e["event"] == "line_crossed" for e in live)
     assert report["lines"]["pets/middle"]["in"] + report["lines"]["pets/middle"]["out"] == crossings
+
+
+def test_learn_links_from_moves(tmp_path, capsys):
+    """Constructed moves: a and b overlap (people in both at once), b -> c takes 8–12 s, c and d never share a
+    person: the learned file links a–b as overlapping, b–c with a window around 8–12 s, and leaves c–d alone."""
+    from reidkit.analytics import learn_links
+
+    rows = {c: [] for c in "abcd"}
+    for person in range(6):
+        t0 = 40 * person
+        rows["a"] += [[t0 + f + 1, person, 10, 10, 10, 20] for f in range(10)]
+        rows["b"] += [[t0 + f + 1, person, 10, 10, 10, 20] for f in range(5, 15)]  # overlaps a for 5 s
+        gap = 8 + (person % 5)  # 8..12 s of transit
+        rows["c"] += [[t0 + 15 + gap + f, person, 10, 10, 10, 20] for f in range(5)]
+        rows["d"] += [[1000 + t0 + f, 100 + person, 10, 10, 10, 20] for f in range(5)]
+    tracks = SiteTracks({c: np.array(r, float) for c, r in rows.items()}, {c: 1.0 for c in rows})
+    links = {(x.a, x.b): x for x in learn_links(tracks)}
+    assert set(links) == {("a", "b"), ("b", "c")}  # a -> c is never a direct move: b lies between
+    assert links[("a", "b")].overlap and not links[("b", "c")].overlap
+    bc = links[("b", "c")]
+    assert bc.min_s <= 8 and 12 <= bc.max_s <= 20 and bc.moves == 6
+
+    run = tmp_path / "run"
+    run.mkdir()
+    for camera, r in tracks.rows.items():
+        np.savetxt(run / f"{camera}.txt", r, fmt="%.2f", delimiter=",")
+    (run / "run.json").write_text(json.dumps({"cameras": list("abcd"), "video_fps": dict.fromkeys("abcd", 1)}))
+    assert main(["cameras", "learn", str(run), "-o", str(tmp_path / "learned.toml")]) == 0
+    assert "from online ids" in capsys.readouterr().out
+    layout = load_layout(tmp_path / "learned.toml")
+    assert layout.overlap("a", "b") and layout.link("b", "c").max_s == bc.max_s and layout.link("c", "d") is None
+    assert layout.outside_penalty == 0.2  # learned windows are estimates: outside them costs, never refuses
+    assert main(["cameras", "learn", str(run), "-o", str(tmp_path / "learned.toml")]) == 2
+    assert "exists" in capsys.readouterr().err

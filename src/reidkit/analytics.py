@@ -229,3 +229,41 @@ def site_report(tracks: SiteTracks, events: list[dict] | None = None, upper_boun
         "occupancy": occupancy(tracks),
         "heatmap": heatmap(tracks),
     }
+
+
+@dataclass(frozen=True)
+class LearnedLink:
+    """A camera pair's learned connection: how many moves between them were seen, whether the views overlap, and
+    the transit window (seconds) those moves suggest."""
+
+    a: str
+    b: str
+    moves: int
+    overlap: bool
+    min_s: float
+    max_s: float
+
+
+def learn_links(tracks: SiteTracks, min_moves: int = 3, gone_s: float = GONE_S) -> list[LearnedLink]:
+    """Which cameras connect, from the moves of a run's identities between them (both directions pooled): a pair
+    whose people are mostly in both views at once overlaps; otherwise its transit window spans the moves'
+    5th–95th percentiles, widened by half its span and 2 s either way (the moves are a sample). Pairs with
+    fewer than `min_moves` moves stay unlinked. Only as good as the run's identities: learn from a run with
+    `--reassociate`, where one person has one id."""
+    found = transitions(tracks, gone_s)["transit_s"]
+    pooled: dict[tuple[str, str], list[float]] = {}
+    for pair, t in found.items():
+        a, b = pair.split(" -> ")
+        pooled.setdefault(tuple(sorted((a, b))), []).extend(t["values"])
+    links = []
+    for (a, b), values in sorted(pooled.items()):
+        v = np.array(values, float)
+        if len(v) < min_moves:
+            continue
+        if np.mean(v <= 0) >= 0.5:
+            links.append(LearnedLink(a, b, len(v), True, 0.0, 0.0))
+            continue
+        lo, hi = np.percentile(v[v > 0], [5, 95])
+        slack = 0.5 * (hi - lo) + 2.0
+        links.append(LearnedLink(a, b, len(v), False, round(max(0.0, lo - slack), 1), round(hi + slack, 1)))
+    return links

@@ -9,7 +9,22 @@ import typer
 from rich.markup import escape
 
 from reidkit import __version__
-from reidkit.cli import calibrate, data, embed, eval, faces, gallery, keys, models, report, serve, track, train, verify
+from reidkit.cli import (
+    calibrate,
+    cameras,
+    data,
+    embed,
+    eval,
+    faces,
+    gallery,
+    keys,
+    models,
+    report,
+    serve,
+    track,
+    train,
+    verify,
+)
 from reidkit.cli.common import err
 from reidkit.errors import ReidkitError
 
@@ -26,6 +41,7 @@ app.add_typer(data.app, name="data")
 app.add_typer(faces.app, name="faces")
 app.add_typer(gallery.app, name="gallery")
 app.add_typer(keys.app, name="keys")
+app.add_typer(cameras.app, name="cameras")
 app.command("embed")(embed.embed)
 app.command("verify")(verify.verify)
 app.command("calibrate")(calibrate.calibrate)
