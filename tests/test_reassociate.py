@@ -218,3 +218,37 @@ def test_online_identities_are_the_starting_point_unless_told_otherwise():
     fresh = reassociate(book, CAL, config=ReassociationConfig(seed_online=False))
     assert fresh.labels[("a", 1)] != fresh.labels[("b", 1)]
     assert [e["event"] for e in fresh.events] == ["identity_split"]
+
+
+def test_live_run_emits_and_applies_merges(data_root, tmp_path, capsys):
+    """PETS09 cut into two views with a blind strip, tracked with --live-corrections 5: merges go out while the
+    run goes on (tagged live, within 10 s of the newest merged track's start), never undo an earlier one, and
+    the gallery follows them (the merged identities' sightings move to the survivor)."""
+    import json
+
+    from reidkit.cli.main import main
+    from reidkit.gallery import open_gallery
+
+    seq = data_root / "PETS09-S2L1"
+    views = tmp_path / "views"
+    split = ["data", "split-views", str(seq / "vtest.mp4"), str(seq / "gt/gt.txt"), "-o", str(views)]
+    assert main([*split, "--scale", "0.625", "--views", "0:0.42,0.58:1", "--max-frames", "220"]) == 0
+    out, db = tmp_path / "out", str(tmp_path / "g.db")
+    track = ["track", str(views / "view1.mp4"), str(views / "view2.mp4"), "--cameras", str(views / "cameras.toml")]
+    capsys.readouterr()
+    args = [*track, "-o", str(out), "--no-video", "--no-attributes", "--gallery", db, "--live-corrections", "5"]
+    assert main([*args, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    merges = [e for e in events if e["event"] == "identity_merged"]
+    assert merges and all(e["live"] and e["lag_s"] <= 10.0 for e in merges)
+    assert summary["live_corrections"]["merges"] == sum(len(e["merged"]) for e in merges)
+    survivors = {e["id"] for e in merges}
+    gone = {i for e in merges for i in e["merged"]}
+    assert not survivors & gone  # a merge is never undone by a later one
+    last_frame = max(e.get("frame", 0) for e in events if e["event"] in ("first_seen", "lost", "refound"))
+    assert merges[0]["time_s"] < last_frame / 10.0  # announced during the run, not at its end
+    with open_gallery(db, read_only=True) as store:
+        names = {i.name: i for i in store.identities()}
+    assert all(f"person-{i}" not in names for i in gone)
+    assert all(names[f"person-{i}"].sightings > 0 for i in survivors)

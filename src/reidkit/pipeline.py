@@ -271,6 +271,7 @@ class RunOptions:
     reassociate: bool = False  # re-associate every tracklet after the run (--reassociate; off by default: on the
     # layouts measured it costs IDF1, see docs/benchmarks.md)
     reassociation: ReassociationConfig = ReassociationConfig()
+    live_corrections: float | None = None  # re-associate every N s of stream time; merges go out as they are found
     blur: str = "none"  # mask people in what is shown and stored: "faces" (heads), "people" (bodies) or "none"
     unblur_enrolled: bool = False  # spare people the gallery recognises as enrolled (needs `gallery`)
 
@@ -443,7 +444,8 @@ def run_videos(
     )
     totals = [s.total for s in opened]
     total = sum(totals) if all(t is not None for t in totals) else None
-    book = TrackletBook() if options.reassociate else None
+    book = TrackletBook() if options.reassociate or options.live_corrections else None
+    live = _live_corrections(book, pipeline, layout, options)
     zones = _zone_watcher(out, layout)
     _write_run_info(out, names, fps, started_at, options.reassociate)
     bar = tqdm(total=total, unit="frame", desc="tracking", disable=not options.progress or None)
@@ -469,7 +471,7 @@ def run_videos(
                     sink.frame(result)
                 counts[result.camera] += 1
                 latency.add(result.camera, result.read_at)
-            for event in mux.events():
+            for event in [*mux.events(), *(live.update(max(f.time for f in batch)) if live and batch else [])]:
                 for sink in sinks:
                     sink.event(event)
             bar.update(len(batch))
@@ -482,7 +484,9 @@ def run_videos(
             for sink in sinks:
                 sink.event(event)
         try:
-            reassociated = _reassociate(out, book, pipeline, layout, sinks, options.reassociation)
+            reassociated = _reassociate(
+                out, book if options.reassociate else None, pipeline, layout, sinks, options.reassociation
+            )
         finally:
             for sink in sinks:
                 sink.close()
@@ -490,6 +494,8 @@ def run_videos(
         _rewrite_outputs(out, names, book, reassociated, sinks)
     elapsed = time.perf_counter() - started
     summary = _summary(opened, names, counts, elapsed, out, pipeline, latency, sinks)
+    if live is not None:
+        summary["live_corrections"] = {"merges": len(live.announced), "seconds": round(live.seconds, 3)}
     if masker.kind != "none":
         summary["masking"] = {"blur": masker.kind, "spared": {str(g): i for g, i in sorted(masker.spared.items())}}
     summary["started_at"] = round(started_at, 3)  # wall clock of frame 0: reports place file times in the day
@@ -531,6 +537,16 @@ def _masker(options: RunOptions) -> Masker:
 
         enrolled = EnrolledLookup(options.gallery)
     return Masker(options.blur, enrolled)
+
+
+def _live_corrections(book, pipeline: Pipeline, layout, options: RunOptions):
+    """The run's live re-association (None unless `live_corrections` asks for one)."""
+    if not options.live_corrections:
+        return None
+    from reidkit.reassociate import LiveCorrections
+
+    calibration = pipeline.fusion.gallery.calibration
+    return LiveCorrections(book, calibration, layout, options.reassociation, every_s=options.live_corrections)
 
 
 def _write_run_info(out: Path, names, fps: dict, started_at: float, reassociate: bool) -> None:

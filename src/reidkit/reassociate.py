@@ -231,6 +231,16 @@ def reassociate(
     if not everything:
         return Reassociation({}, 0, 0, 0, time.perf_counter() - started)
     tracklets = [t for t in everything if len(t.rows) >= config.min_rows]
+    out = _clustered(tracklets, calibration, layout, config) if tracklets else {}
+    out.update(_follow_online([t for t in everything if t.key not in out], tracklets, out))
+    before = len({t.online_id for t in everything})
+    after = len(set(out.values()))
+    events = corrections(everything, out)
+    return Reassociation(out, before, after, len(everything), time.perf_counter() - started, events)
+
+
+def _clustered(tracklets: list[Tracklet], calibration, layout: CameraLayout, config) -> dict:
+    """Final ids of the tracklets long enough to cluster."""
     dim = next((len(t.feature()) for t in tracklets if t.has_appearance), 1)
     features = np.array([t.feature() if t.has_appearance else np.full(dim, np.nan) for t in tracklets])
     cannot, must = pair_constraints(tracklets, layout, config)
@@ -243,12 +253,7 @@ def reassociate(
         similarity_threshold(config.threshold, calibration),
         lambda idx: timeline_allowed([tracklets[k] for k in idx], layout, config.max_speed),
     )
-    out = final_ids(tracklets, labels)
-    out.update(_follow_online([t for t in everything if t.key not in out], tracklets, out))
-    before = len({t.online_id for t in everything})
-    after = len(set(out.values()))
-    events = corrections(everything, out)
-    return Reassociation(out, before, after, len(everything), time.perf_counter() - started, events)
+    return final_ids(tracklets, labels)
 
 
 def _online_pairs(tracklets: list[Tracklet]) -> list[tuple[int, int]]:
@@ -339,6 +344,59 @@ def corrections(tracklets: list[Tracklet], labels: dict) -> list[dict]:
         if ids - {final} and final in into  # into a person the online pass knew (else a split made it)
     ]
     return events
+
+
+class LiveCorrections:
+    """Re-association while a run goes on: every `every_s` seconds of stream time the tracklets active within
+    the last `horizon_s` are re-associated (from the online identities), and the merges not announced before go
+    out as `identity_merged` events tagged `live`, with `lag_s`: seconds since the newest merged track began.
+    Splits are left to the end-of-run pass (an id already shown is not taken back live)."""
+
+    def __init__(
+        self,
+        book: TrackletBook,
+        calibration: Calibration,
+        layout: CameraLayout | None = None,
+        config: ReassociationConfig = ReassociationConfig(),
+        every_s: float = 5.0,
+        horizon_s: float = 600.0,
+    ) -> None:
+        self.book, self.calibration, self.layout, self.config = book, calibration, layout, config
+        self.every_s, self.horizon_s = every_s, horizon_s
+        self.announced: set[tuple[int, int]] = set()  # (surviving id, id merged into it)
+        self.alias: dict[int, int] = {}  # id merged away -> the id it was merged into
+        self.last = -math.inf
+        self.seconds = 0.0  # time spent in passes
+
+    def update(self, now: float) -> list[dict]:
+        """The new merges, when a pass is due at stream time `now` (else nothing)."""
+        if now - self.last < self.every_s:
+            return []
+        self.last = now
+        recent = TrackletBook()
+        recent.tracklets = {k: t for k, t in self.book.tracklets.items() if t.rows and t.end >= now - self.horizon_s}
+        result = reassociate(recent, self.calibration, self.layout, self.config)
+        self.seconds += result.seconds
+        starts = {t.key: t.start for t in recent.tracklets.values()}
+        events = []
+        for e in result.events:
+            if e["event"] != "identity_merged":
+                continue
+            final = self._root(e["id"])  # an id merged away earlier stays merged: its survivor answers for it
+            new = sorted({self._root(i) for i in e["merged"]} - {final})
+            if not new:
+                continue
+            for i in new:
+                self.alias[i] = final
+                self.announced.add((final, i))
+            newest = max(starts[(c, t)] for c, t in e["tracks"])
+            events.append(dict(e, id=final, merged=new, live=True, time_s=round(now, 3), lag_s=round(now - newest, 3)))
+        return events
+
+    def _root(self, identity: int) -> int:
+        while identity in self.alias:
+            identity = self.alias[identity]
+        return identity
 
 
 # -- rewriting a run's outputs ------------------------------------------------------------------------------------

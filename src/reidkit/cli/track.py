@@ -65,6 +65,12 @@ def track(
         help="After the run, cluster every tracklet again with the whole run's evidence and rewrite MOT files, "
         "events and gallery with the final ids (fewer identities; on the layouts measured, lower IDF1).",
     ),
+    live_corrections: Optional[float] = typer.Option(
+        None,
+        "--live-corrections",
+        min=1.0,
+        help="Every N s of stream time, re-associate recent tracks and announce merges (identity_merged, live).",
+    ),
     blur: str = typer.Option(
         "none", "--blur", help="Mask people in the video, preview and gallery thumbnails: faces (heads), people, none."
     ),
@@ -113,6 +119,7 @@ def track(
                 ("--serve", serve),
                 ("--realtime", realtime or None),
                 ("--blur", None if blur == "none" else blur),
+                ("--live-corrections", live_corrections),
             )
             if value is not None
         ]
@@ -144,6 +151,7 @@ def track(
         reassociate=reassociate,
         blur=blur,
         unblur_enrolled=unblur_enrolled,
+        live_corrections=live_corrections,
     )
     if serve is not None and not as_json:
         from reidkit.preview import parse_serve
