@@ -250,3 +250,48 @@ def test_tls_with_curl(tmp_path, models_root):
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_track_preview_needs_a_key_when_given_keys(tmp_path, keys, data_root, models_root, capsys):
+    """`reidkit track --serve` with --keys: the preview page, streams and JSON answer 401 (with a Basic
+    challenge a browser shows) unless a key is sent as X-API-Key or as the Basic password; never one in the
+    URL. Without keys it refuses to serve anywhere but loopback."""
+    import base64
+    import urllib.error
+    import urllib.request
+
+    video = data_root / "PETS09-S2L1" / "vtest.mp4"
+    port = _free_port()
+    command = [sys.executable, "-m", "reidkit.cli.main", "track", str(video), "-o", str(tmp_path / "out")]
+    command += ["--no-video", "--no-attributes", "--realtime", "--max-frames", "300", "--keys", str(keys[0])]
+    run = subprocess.Popen([*command, "--serve", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def get(path: str, headers: dict | None = None) -> int:
+        req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return r.status
+        except urllib.error.HTTPError as exc:
+            assert exc.code != 401 or "Basic" in exc.headers.get("WWW-Authenticate", "")
+            return exc.code
+
+    try:
+        for _ in range(300):
+            try:
+                if get("/identities.json") == 401:
+                    break
+            except urllib.error.URLError:
+                assert run.poll() is None, run.stderr.read().decode()
+                time.sleep(0.1)
+        basic = base64.b64encode(f"me:{keys[1]}".encode()).decode()
+        for path in ("/", "/identities.json", "/history/1.json", "/snapshot/vtest.jpg"):
+            assert get(path) == 401 and get(f"{path}?key={keys[1]}") == 401, path
+        assert get("/", {"X-API-Key": keys[1]}) == 200
+        assert get("/identities.json", {"Authorization": f"Basic {basic}"}) == 200
+        assert get("/identities.json", {"X-API-Key": "wrong"}) == 401
+    finally:
+        run.terminate()
+        run.wait(30)
+    open_wide = ["track", str(video), "-o", str(tmp_path / "o2"), "--no-video", "--serve", f"0.0.0.0:{_free_port()}"]
+    assert main(open_wide) == 2
+    assert "give --keys or --api-key" in capsys.readouterr().err

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -265,6 +265,7 @@ class RunOptions:
     webhook: str | None = None
     mqtt: str | None = None
     serve: int | str | None = None  # live preview port (or HOST:PORT)
+    serve_authorize: Callable[[str | None], bool] | None = None  # is this key allowed to watch the preview?
     hub: object | None = None  # a preview.PreviewHub served by someone else (reidkit serve --track)
     stop: threading.Event | None = None  # set from another thread to end the run (outputs complete)
     sinks: list = field(default_factory=list)  # extra Sink objects
@@ -351,7 +352,7 @@ def _build_sinks(out: Path, names, fps, options: RunOptions, pipeline: Pipeline,
         if options.serve is not None:
             from reidkit.preview import PreviewSink
 
-            sinks.append(PreviewSink(options.serve, names, links))
+            sinks.append(PreviewSink(options.serve, names, links, options.serve_authorize))
         if options.hub is not None:
             from reidkit.preview import HubSink
 

@@ -138,10 +138,41 @@ class PreviewHub:
             yield data + b"\r\n"
 
 
-def _handler(hub: PreviewHub):
+def presented_key(headers) -> str | None:
+    """The key a request to the preview carries: X-API-Key, or the password of HTTP Basic auth (what a browser
+    asks for after a 401); never a key in the URL."""
+    key = headers.get("X-API-Key")
+    if key:
+        return key
+    scheme, _, value = (headers.get("Authorization") or "").partition(" ")
+    if scheme.lower() == "basic" and value:
+        import base64
+        import binascii
+
+        try:
+            return base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")[2] or None
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+    return None
+
+
+def _handler(hub: PreviewHub, authorize=None):
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args) -> None:  # quiet
             pass
+
+        def _allowed(self) -> bool:
+            """Without `authorize` (loopback only) everyone; else a key it accepts (401 and a Basic challenge)."""
+            if authorize is None or authorize(presented_key(self.headers)):
+                return True
+            body = b'{"error": "missing or wrong key: send X-API-Key, or sign in (any user name, the key as password)"}'
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="reidkit preview", charset="UTF-8"')
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return False
 
         def _send(self, status: int, body: bytes, kind: str) -> None:
             self.send_response(status)
@@ -155,6 +186,8 @@ def _handler(hub: PreviewHub):
             self._send(status, json.dumps(data).encode(), "application/json")
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            if not self._allowed():
+                return
             path = unquote(self.path.split("?")[0])
             if path == "/":
                 return self._send(200, hub.page().encode(), "text/html; charset=utf-8")
@@ -195,6 +228,17 @@ def _handler(hub: PreviewHub):
     return Handler
 
 
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def parse_serve(value: str) -> tuple[str, int]:
     """PORT or HOST:PORT (the host defaults to 127.0.0.1)."""
     host, _, port = str(value).rpartition(":")
@@ -222,11 +266,16 @@ class HubSink(Sink):
 class PreviewSink(HubSink):
     """Feeds a PreviewHub and serves it over HTTP while the run lasts."""
 
-    def __init__(self, serve: int | str, cameras: list[str], gallery_ids: dict | None = None) -> None:
+    def __init__(self, serve: int | str, cameras: list[str], gallery_ids: dict | None = None, authorize=None) -> None:
         host, port = parse_serve(str(serve))
+        if authorize is None and not _loopback(host):
+            raise ConfigError(
+                f"--serve {host}:{port} would show every camera to the network: give --keys or --api-key, "
+                "or serve on 127.0.0.1"
+            )
         super().__init__(PreviewHub(cameras, gallery_ids=gallery_ids))
         try:
-            self.server = ThreadingHTTPServer((host, port), _handler(self.hub))
+            self.server = ThreadingHTTPServer((host, port), _handler(self.hub, authorize))
         except OSError as exc:
             raise ConfigError(f"--serve: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         self.server.daemon_threads = True

@@ -11,6 +11,16 @@ from rich.markup import escape
 from reidkit.cli.common import DeviceOption, JsonOption, err, out, print_json
 
 
+def _preview_keys(api_key: Optional[str], keys: Optional[Path]):
+    """Who may watch the --serve preview: any key of the ring (None: no keys, loopback only)."""
+    import os
+
+    from reidkit.service.auth import KeyRing
+
+    ring = KeyRing.from_options(api_key or os.environ.get("REIDKIT_API_KEY"), keys)
+    return None if ring is None else (lambda key: ring.identify(key) is not None)
+
+
 def track(
     sources: Optional[list[str]] = typer.Argument(
         None,
@@ -33,6 +43,12 @@ def track(
     ),
     serve: Optional[str] = typer.Option(
         None, "--serve", help="Live preview page on PORT or HOST:PORT (MJPEG per camera, identities visible)."
+    ),
+    api_key: Optional[str] = typer.Option(
+        None, "--api-key", help="With --serve: the preview needs this key (or $REIDKIT_API_KEY)."
+    ),
+    keys: Optional[Path] = typer.Option(
+        None, "--keys", help="With --serve: the preview needs a key of this keys file (`reidkit keys add`)."
     ),
     detector: Optional[str] = typer.Option(None, "--detector", help="Person detector (default: the catalog's)."),
     detector_precision: Optional[str] = typer.Option(
@@ -148,6 +164,7 @@ def track(
         webhook=webhook,
         mqtt=mqtt,
         serve=serve,
+        serve_authorize=_preview_keys(api_key, keys),
         reassociate=reassociate,
         blur=blur,
         unblur_enrolled=unblur_enrolled,
