@@ -97,13 +97,17 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None, help="Keep splits and runs here (re-used when present).")
     parser.add_argument("--thresholds", default="0.5,0.7,0.8,0.9,0.95,0.97")
     parser.add_argument("--learn", action="store_true", help="Also track again with learned camera links.")
+    parser.add_argument("--camera-bias", action="store_true", help="Re-associate with camera-bias normalisation.")
     args = parser.parse_args()
     thresholds = [float(t) for t in args.thresholds.split(",")]
     print(f"machine: {machine()}\n")
     calibration = get_spec(model_or_default(None, "person-reid-tracking")).calibration
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
-        table = {name: run_layout(work, name, views, thresholds, calibration) for name, views in LAYOUTS.items()}
+        config = replace(ReassociationConfig(), camera_bias=args.camera_bias)
+        table = {
+            name: run_layout(work, name, views, thresholds, calibration, config) for name, views in LAYOUTS.items()
+        }
         print_table(table, thresholds)
         if args.learn:
             print_learned(work, table)
@@ -111,12 +115,12 @@ def main() -> None:
         print("| layout | online ids | " + " | ".join(f"P>{t}" for t in thresholds) + " | tracking s | pass s |")
         print("|---|---|" + "---|" * len(thresholds) + "---|---|")
         for name, views in UNANNOTATED.items():
-            row = run_layout(work, name, views, thresholds, calibration)
+            row = run_layout(work, name, views, thresholds, calibration, config)
             cells = " | ".join(str(row[t]["pred_identities"]) for t in thresholds)
             print(f"| {name} | {row['online']['pred_identities']} | {cells} | {row['took']:.0f} | {row['pass']:.2f} |")
 
 
-def run_layout(work: Path, name: str, views: str, thresholds: list[float], calibration) -> dict:
+def run_layout(work: Path, name: str, views: str, thresholds: list[float], calibration, config) -> dict:
     """Track one layout (cached) and score the online identities and the re-association at each threshold."""
     out = tracked(work, name, views)
     book = load_book(out / "tracklets.npz")
@@ -132,7 +136,7 @@ def run_layout(work: Path, name: str, views: str, thresholds: list[float], calib
     row = {"online": judged({t.key: t.online_id for t in book.tracklets.values()}), "took": took, "pass": 0.0}
     for threshold in thresholds:
         started = time.perf_counter()
-        result = reassociate(book, calibration, layout, replace(ReassociationConfig(), threshold=threshold))
+        result = reassociate(book, calibration, layout, replace(config, threshold=threshold))
         row["pass"] = max(row["pass"], time.perf_counter() - started)
         row[threshold] = judged(result.labels)
     return row

@@ -46,6 +46,8 @@ class ReassociationConfig:
     min_common: int = 3  # same-time samples needed to compare ground points
     min_rows: int = 3  # shorter tracklets carry too little evidence to move: they follow their online id
     seed_online: bool = True  # start from the online identities (their tracklets joined first), then merge on top
+    camera_bias: bool = False  # remove each camera's mean feature (adding back the overall mean) before linking;
+    # measured on the layouts of docs/benchmarks.md and left off (see there)
 
 
 @dataclass
@@ -243,6 +245,8 @@ def _clustered(tracklets: list[Tracklet], calibration, layout: CameraLayout, con
     """Final ids of the tracklets long enough to cluster."""
     dim = next((len(t.feature()) for t in tracklets if t.has_appearance), 1)
     features = np.array([t.feature() if t.has_appearance else np.full(dim, np.nan) for t in tracklets])
+    if config.camera_bias:
+        features = without_camera_bias(features, [t.camera for t in tracklets])
     cannot, must = pair_constraints(tracklets, layout, config)
     if config.seed_online:
         must = [*must, *_online_pairs(tracklets)]
@@ -254,6 +258,22 @@ def _clustered(tracklets: list[Tracklet], calibration, layout: CameraLayout, con
         lambda idx: timeline_allowed([tracklets[k] for k in idx], layout, config.max_speed),
     )
     return final_ids(tracklets, labels)
+
+
+def without_camera_bias(features: np.ndarray, cameras: list[str]) -> np.ndarray:
+    """Each camera's mean feature replaced by the overall mean (rows of NaN, without appearance, stay): what a
+    view adds to everyone it sees (light, angle, background) no longer counts as likeness."""
+    out = features.copy()
+    has = ~np.isnan(features).any(axis=1)
+    if has.sum() < 2 or len(set(cameras)) < 2:
+        return out
+    overall = features[has].mean(axis=0)
+    cams = np.array(cameras)
+    for camera in set(cameras):
+        rows = has & (cams == camera)
+        if rows.any():
+            out[rows] = features[rows] - features[rows].mean(axis=0) + overall
+    return out
 
 
 def _online_pairs(tracklets: list[Tracklet]) -> list[tuple[int, int]]:
