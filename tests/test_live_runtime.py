@@ -309,6 +309,9 @@ def test_serve_with_track_fills_the_gallery_and_shows_it_live(data_root, tmp_pat
         person = linked()[0]
         history = get(f"/identities/{person['gallery']}")
         assert history["name"] == f"person-{person['id']}" and history["sightings"]
+        assert get(f"/live/history/{person['id']}.json")  # this run's events of the person
+        report = get("/report.json")  # the Report tab: the live run's site report, read while it is written
+        assert report["cameras"] == ["vtest"] and report["visitors"]["total"] >= 1
         with sync_playwright() as p:
             browser = launch_chromium(p)
             page = browser.new_page()
@@ -321,3 +324,8 @@ def test_serve_with_track_fills_the_gallery_and_shows_it_live(data_root, tmp_pat
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
+    from reidkit.gallery import open_gallery
+
+    with open_gallery(tmp_path / "g.db", read_only=True) as store:
+        actions = {e.action for e in store.audit()}
+    assert {"view", "history"} <= actions  # looking at a person is in the audit log
