@@ -22,7 +22,7 @@ from common import cli_json, data_root, machine  # noqa: E402
 from mtmc_layouts import LAYOUTS, tracked  # noqa: E402
 
 from reidkit.analytics import SiteTracks, site_report  # noqa: E402
-from reidkit.cameras import Camera, Line, Zone, load_layout  # noqa: E402
+from reidkit.cameras import Camera, CameraLayout, Line, Zone, load_layout  # noqa: E402
 from reidkit.data.mot import read_mot_gt  # noqa: E402
 from reidkit.track.tracklets import load_book  # noqa: E402
 
@@ -68,15 +68,14 @@ def whole_view(work: Path) -> tuple[dict, dict, dict, object]:
         cli_json("track", seq / "vtest.mp4", "--camera", "pets", "-o", out, "--no-video", "--no-attributes")
     gt = read_mot_gt(seq / "gt/gt.txt")
     gt[:, 2:6] *= 0.625
-    layout = replace(load_layout_empty(), cameras={"pets": Camera("pets", None, np.eye(3), (LEFT,), (DOOR,))})
+    layout = CameraLayout({"pets": Camera("pets", None, np.eye(3), (LEFT,), (DOOR,))})
     run = np.loadtxt(out / "pets.txt", delimiter=",").reshape(-1, 10)
-    return {"pets": gt[:, :6]}, {"pets": run[:, :6]}, {"pets": run[:, :6]}, layout
-
-
-def load_layout_empty():
-    from reidkit.cameras import CameraLayout
-
-    return CameraLayout()
+    return (
+        {"pets": gt[:, :6]},
+        {"pets": run[:, :6]},
+        {"pets": run[:, :6]},
+        layout,
+    )  # one camera: nothing to re-associate
 
 
 def main() -> None:
