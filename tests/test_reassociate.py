@@ -13,11 +13,12 @@ from reidkit.models.catalog import Calibration
 from reidkit.reassociate import (
     ReassociationConfig,
     cluster,
+    log_odds,
+    logit,
     reassociate,
     relabel_events,
     rewrite_events,
     rewrite_mot,
-    similarity_threshold,
     timeline_allowed,
 )
 from reidkit.track.tracklets import Tracklet, TrackletBook, crop_quality, load_book, save_book
@@ -116,6 +117,7 @@ def test_motion_gate_within_a_camera():
 
 def test_cluster_is_average_linkage_with_constraints():
     f = np.array([[1.0, 0], [0.9, 0.1], [0, 1.0], [np.nan, np.nan]])
+    f = f @ f.T  # similarities; NaN: not comparable
     cannot = np.zeros((4, 4), bool)
     labels = cluster(f, cannot, [], 0.5)
     assert labels[0] == labels[1] != labels[2] and labels[3] not in labels[:3]
@@ -124,7 +126,8 @@ def test_cluster_is_average_linkage_with_constraints():
     assert len(set(labels)) == 4
     labels = cluster(f, np.zeros((4, 4), bool), [(2, 3)], 0.5)  # must-link joins a tracklet with no appearance
     assert labels[2] == labels[3]
-    assert similarity_threshold(0.5, CAL) == pytest.approx(0.5)
+    assert log_odds(np.array([[0.6, 0.8]]), CAL)[0, 0] == pytest.approx(5.0)  # 10 × 1.0 - 5
+    assert logit(0.5) == 0 and logit(0.95) == pytest.approx(2.944, abs=1e-3)
 
 
 def test_crop_quality():

@@ -72,12 +72,6 @@ class Reassociation:
         }
 
 
-def similarity_threshold(probability: float, calibration: Calibration) -> float:
-    """The cosine similarity at which the calibration gives `probability` (its logistic inverted)."""
-    p = min(max(probability, 1e-9), 1 - 1e-9)
-    return (math.log(p / (1 - p)) - calibration.bias) / calibration.scale
-
-
 # -- constraints --------------------------------------------------------------------------------------------------
 def _common(a: Tracklet, b: Tracklet, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
     """Row indices of a and b at the same moment (times within `tolerance`)."""
@@ -168,21 +162,18 @@ def timeline_allowed(members: list[Tracklet], layout: CameraLayout, max_speed: f
 
 # -- clustering ---------------------------------------------------------------------------------------------------
 def cluster(
-    features: np.ndarray,
+    similarity: np.ndarray,
     cannot: np.ndarray,
     must: list[tuple[int, int]],
     threshold: float,
     allowed=lambda members: True,
 ) -> np.ndarray:
-    """Constrained average-linkage clustering of rows (N×D; a row of NaN has no appearance): must-link pairs
-    first, then the most similar allowed pair of clusters while their mean pairwise similarity (dot products)
-    exceeds `threshold`. `allowed(member indices)` may refuse a merge. Returns a cluster label per row."""
-    n = len(features)
-    has = ~np.isnan(features).any(axis=1)
-    f = np.where(has[:, None], features, 0.0)
-    sim = f @ f.T
-    sim[~has] = -np.inf
-    sim[:, ~has] = -np.inf
+    """Constrained average-linkage clustering of N items by their N×N similarity (NaN: not comparable, e.g. a
+    tracklet without appearance): must-link pairs first, then the most similar allowed pair of clusters while
+    their mean pairwise similarity exceeds `threshold`. `allowed(member indices)` may refuse a merge. Returns a
+    cluster label per item."""
+    n = len(similarity)
+    sim = np.where(np.isnan(similarity), -np.inf, similarity).astype(np.float64)
     np.fill_diagonal(sim, -np.inf)
     cannot = cannot.copy()
     members = [[i] for i in range(n)]
@@ -251,13 +242,25 @@ def _clustered(tracklets: list[Tracklet], calibration, layout: CameraLayout, con
     if config.seed_online:
         must = [*must, *_online_pairs(tracklets)]
     labels = cluster(
-        features,
+        log_odds(features, calibration),
         cannot,
         must,
-        similarity_threshold(config.threshold, calibration),
+        logit(config.threshold),
         lambda idx: timeline_allowed([tracklets[k] for k in idx], layout, config.max_speed),
     )
     return final_ids(tracklets, labels)
+
+
+def logit(probability: float) -> float:
+    """The log-odds of a probability (clipped away from 0 and 1)."""
+    p = min(max(probability, 1e-9), 1 - 1e-9)
+    return math.log(p / (1 - p))
+
+
+def log_odds(features: np.ndarray, calibration: Calibration) -> np.ndarray:
+    """N×N calibrated log-odds that two tracklets are one person (scale × mean pairwise cosine + bias; NaN for a
+    row of NaN, a tracklet without appearance)."""
+    return calibration.scale * (features @ features.T) + calibration.bias
 
 
 def without_camera_bias(features: np.ndarray, cameras: list[str]) -> np.ndarray:
