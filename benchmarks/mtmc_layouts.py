@@ -4,7 +4,8 @@ and three views (no ground truth there: identities only). Each layout is tracked
 --reassociate` and its cameras file; then, measured in the same run on the same tracklets:
 
 - **online**: the identities the live runtime decides (what `reidkit track` writes by default);
-- **re-associated**: the global re-association pass of `--reassociate`, at each threshold.
+- **re-associated**: the global re-association pass of `--reassociate`, at each threshold (with the hand-over
+  bonus of the defaults, or `--handover-bonus`).
 
 Every default is chosen on the mean over the PETS layouts, never on one of them.
 
@@ -95,16 +96,22 @@ def score(labels: dict, book, gt: dict) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--work", type=Path, default=None, help="Keep splits and runs here (re-used when present).")
-    parser.add_argument("--thresholds", default="0.5,0.7,0.8,0.9,0.95,0.97")
+    parser.add_argument("--thresholds", default="0.9,0.95,0.97,0.98,0.99")
     parser.add_argument("--learn", action="store_true", help="Also track again with learned camera links.")
     parser.add_argument("--camera-bias", action="store_true", help="Re-associate with camera-bias normalisation.")
+    parser.add_argument(
+        "--handover-bonus",
+        type=float,
+        default=ReassociationConfig().handover_bonus,
+        help="Log-odds bonus for space-time hand-overs (0: off).",
+    )
     args = parser.parse_args()
     thresholds = [float(t) for t in args.thresholds.split(",")]
     print(f"machine: {machine()}\n")
     calibration = get_spec(model_or_default(None, "person-reid-tracking")).calibration
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
-        config = replace(ReassociationConfig(), camera_bias=args.camera_bias)
+        config = replace(ReassociationConfig(), camera_bias=args.camera_bias, handover_bonus=args.handover_bonus)
         table = {
             name: run_layout(work, name, views, thresholds, calibration, config) for name, views in LAYOUTS.items()
         }

@@ -1,7 +1,7 @@
 """Site analytics checked against the truth: on PETS09-S2L1 (whole view and the split layouts of
 benchmarks/mtmc_layouts.py), the report's figures — different people, median stay, line crossings, zone
 visits — computed from the ground-truth identities and from reidkit's (online, and re-associated with
-`--reassociate`), by the same code (reidkit.analytics). Zones and lines are declared once on the ground plane
+today's defaults from the run's tracklets), by the same code (reidkit.analytics). Zones and lines are declared once on the ground plane
 (the whole frame's pixels: each split view's homography maps into it), so every layout counts the same doors.
 
     python benchmarks/site_truth.py [--work DIR]      # re-uses mtmc_layouts' tracked runs in DIR
@@ -24,6 +24,8 @@ from mtmc_layouts import LAYOUTS, tracked  # noqa: E402
 from reidkit.analytics import SiteTracks, site_report  # noqa: E402
 from reidkit.cameras import Camera, CameraLayout, Line, Zone, load_layout  # noqa: E402
 from reidkit.data.mot import read_mot_gt  # noqa: E402
+from reidkit.models.catalog import get_spec, model_or_default  # noqa: E402
+from reidkit.reassociate import reassociate  # noqa: E402
 from reidkit.track.tracklets import load_book  # noqa: E402
 
 # the whole 480×360 frame's pixels are the ground plane
@@ -60,22 +62,25 @@ def book_rows(book, labels) -> dict:
     return {c: np.array(v, float) for c, v in rows.items()}
 
 
+def online_and_final(out: Path, layout) -> tuple[dict, dict]:
+    """A run's rows with its online ids and with the ids re-association gives its tracklets today."""
+    book = load_book(out / "tracklets.npz")
+    calibration = get_spec(model_or_default(None, "person-reid-tracking")).calibration
+    final = reassociate(book, calibration, layout).labels
+    return book_rows(book, {t.key: t.online_id for t in book.tracklets.values()}), book_rows(book, final)
+
+
 def whole_view(work: Path) -> tuple[dict, dict, dict, object]:
-    """GT and reidkit rows of the whole view (tracked once, cached)."""
+    """GT and reidkit rows of the whole view (tracked once without a cameras file, cached)."""
     seq = data_root() / "PETS09-S2L1"
     out = work / "whole" / "run"
-    if not (out / "pets.txt").is_file():
+    if not (out / "tracklets.npz").is_file():
         cli_json("track", seq / "vtest.mp4", "--camera", "pets", "-o", out, "--no-video", "--no-attributes")
     gt = read_mot_gt(seq / "gt/gt.txt")
     gt[:, 2:6] *= 0.625
+    online, final = online_and_final(out, CameraLayout())  # as tracked: no cameras file
     layout = CameraLayout({"pets": Camera("pets", None, np.eye(3), (LEFT,), (DOOR,))})
-    run = np.loadtxt(out / "pets.txt", delimiter=",").reshape(-1, 10)
-    return (
-        {"pets": gt[:, :6]},
-        {"pets": run[:, :6]},
-        {"pets": run[:, :6]},
-        layout,
-    )  # one camera: nothing to re-associate
+    return {"pets": gt[:, :6]}, online, final, layout
 
 
 def main() -> None:
@@ -93,10 +98,8 @@ def main() -> None:
             out = tracked(work, name, views)
             layout = with_site(load_layout(out.parent / "cameras.toml"))
             fps = {c: 10.0 for c in layout.cameras}
-            book = load_book(out / "tracklets.npz")
             gt = {p.stem: read_mot_gt(p)[:, :6] for p in sorted((out.parent / "gt").glob("*.txt"))}
-            online = book_rows(book, {t.key: t.online_id for t in book.tracklets.values()})
-            final = {c: np.loadtxt(out / f"{c}.txt", delimiter=",").reshape(-1, 10)[:, :6] for c in layout.cameras}
+            online, final = online_and_final(out, layout)
             table[name] = [figures(SiteTracks(r, fps, layout)) for r in (gt, online, final)]
     keys = list(next(iter(table.values()))[0])
     print("| layout | " + " | ".join(f"{k}: truth / online / reassoc." for k in keys) + " |")

@@ -13,6 +13,9 @@ from reidkit.models.catalog import Calibration
 from reidkit.reassociate import (
     ReassociationConfig,
     cluster,
+    ground_speed,
+    handovers,
+    interleaved,
     log_odds,
     logit,
     reassociate,
@@ -28,13 +31,15 @@ RNG = np.random.default_rng(7)
 PEOPLE = np.linalg.qr(RNG.normal(size=(64, 8)))[0].T  # 8 orthonormal "appearances"
 
 
-def tracklet(book, camera, track, person, t0, t1, x=100.0, online=None, fps=10.0, noise=0.05):
-    """A tracklet of `person` in `camera` from t0 to t1 seconds, standing at x."""
+def tracklet(book, camera, track, person, t0, t1, x=100.0, online=None, fps=10.0, noise=0.02, vx=0.0, look=None):
+    """A tracklet of `person` (or of the appearance `look`) in `camera` from t0 to t1 seconds, at x, walking
+    `vx` pixels a second."""
     t = Tracklet(camera, track, online if online is not None else track)
     for k in range(int(round((t1 - t0) * fps)) + 1):
         time = t0 + k / fps
-        e = PEOPLE[person] + noise * RNG.normal(size=64)
-        t.add(int(round(time * fps)), (x, 50, x + 40, 150), 0.9, time, e / np.linalg.norm(e), 1.0)
+        e = (PEOPLE[person] if look is None else look) + noise * RNG.normal(size=64)
+        left = x + vx * (time - t0)
+        t.add(int(round(time * fps)), (left, 50, left + 40, 150), 0.9, time, e / np.linalg.norm(e), 1.0)
     book.tracklets[t.key] = t
     return t
 
@@ -106,6 +111,47 @@ def test_overlapping_views_merge_at_the_same_ground_point():
     assert r.labels[("a", 1)] == r.labels[("b", 1)] != r.labels[("b", 2)]
 
 
+def side_by_side(radius=50.0):
+    """Cameras a and b, b's view starting 200 px to the right of a's on the floor (pixels as ground units)."""
+    shift = np.array([[1.0, 0, 200], [0, 1, 0], [0, 0, 1]])
+    return CameraLayout({"a": Camera("a", None, np.eye(3)), "b": Camera("b", None, shift)}, ground_radius=radius)
+
+
+def test_hand_over_in_space_and_time_joins_a_weaker_look():
+    layout = side_by_side()
+    alike = 0.7 * PEOPLE[0] + math.sqrt(1 - 0.7**2) * PEOPLE[1]  # cosine 0.7 to person 0: P(same) 0.88 alone
+
+    def pair(**later) -> TrackletBook:
+        book = TrackletBook()
+        tracklet(book, "a", 1, 0, 0, 3, x=160, vx=10, noise=0.01)  # walks right, leaves a at floor x ≈ 210
+        tracklet(book, "b", 1, 0, online=2, noise=0.01, look=alike, **later)
+        return book
+
+    handed_over = pair(t0=4, t1=7, x=30, vx=10)  # 1 s later at floor x = 250
+    assert reassociate(handed_over, CAL, layout).identities_after == 1
+    assert reassociate(pair(t0=40, t1=43, x=30), CAL, layout).identities_after == 2  # there, but 37 s later
+    assert reassociate(pair(t0=4, t1=7, x=400), CAL, layout).identities_after == 2  # at once, 400 px further
+    off = reassociate(handed_over, CAL, layout, ReassociationConfig(handover_bonus=0.0))
+    assert off.identities_after == 2  # the look alone is not enough at P > 0.98
+    assert reassociate(handed_over, CAL).identities_after == 2  # no homographies: no floor, no hand-over
+
+
+def test_hand_overs_and_the_runs_own_walking_speed():
+    layout = side_by_side(radius=10.0)
+    book = TrackletBook()
+    walking = [
+        tracklet(book, "a", 1, 0, 0, 3, x=100, vx=30),  # ends at floor x = 210 (box centre 100 + 90 + 20)
+        tracklet(book, "b", 1, 0, 5, 8, x=50, vx=30),  # 2 s later at floor x = 270: 60 px ≤ 2 s × 30 px/s + 20
+        tracklet(book, "b", 2, 0, 4, 5, x=-50, vx=30),  # 1 s later at floor 170: 40 px ≤ 30 + 20; ends at 200
+    ]
+    ground = [layout.ground_many(t.camera, t.boxes) for t in walking]
+    assert ground_speed(walking, ground) == pytest.approx(30.0)
+    found = handovers(walking, layout, within_s=5.0)
+    assert found.tolist() == [[False, True, True], [True, False, False], [True, False, False]]  # b2 → b1: 70 px
+    assert not handovers(walking, CameraLayout(), within_s=5.0).any()  # no homographies: no floor to walk on
+    assert handovers(walking, layout, within_s=1.5).tolist()[0] == [False, False, True]  # a gap too long
+
+
 def test_motion_gate_within_a_camera():
     a, b = Tracklet("a", 1, 1), Tracklet("a", 2, 2)
     a.add(0, (0, 0, 10, 100), 0.9, 0.0, None, 0)
@@ -126,6 +172,10 @@ def test_cluster_is_average_linkage_with_constraints():
     assert len(set(labels)) == 4
     labels = cluster(f, np.zeros((4, 4), bool), [(2, 3)], 0.5)  # must-link joins a tracklet with no appearance
     assert labels[2] == labels[3]
+    bonus = np.zeros((4, 4))
+    bonus[0, 2] = bonus[2, 0] = 0.6  # the bonus between any two members counts for their clusters
+    labels = cluster(f, np.zeros((4, 4), bool), [], 0.5, bonus=bonus)
+    assert labels[0] == labels[1] == labels[2] != labels[3]
     assert log_odds(np.array([[0.6, 0.8]]), CAL)[0, 0] == pytest.approx(5.0)  # 10 × 1.0 - 5
     assert logit(0.5) == 0 and logit(0.95) == pytest.approx(2.944, abs=1e-3)
 
@@ -151,6 +201,8 @@ def test_book_round_trip(tmp_path):
     assert np.allclose(again.tracklets[("a", 1)].feature(), book.tracklets[("a", 1)].feature())
     assert again.tracklets[("a", 1)].online_id == 5 and not again.tracklets[("b", 3)].has_appearance
     assert again.tracklets[("b", 3)].rows == empty.rows
+    save_book(TrackletBook(), tmp_path / "none.npz")  # a run that saw nobody
+    assert load_book(tmp_path / "none.npz").tracklets == {}
     (tmp_path / "bad.npz").write_bytes(b"junk")
     from reidkit.errors import DatasetError
 
@@ -240,6 +292,7 @@ def test_live_run_emits_and_applies_merges(data_root, tmp_path, capsys):
     track = ["track", str(views / "view1.mp4"), str(views / "view2.mp4"), "--cameras", str(views / "cameras.toml")]
     capsys.readouterr()
     args = [*track, "-o", str(out), "--no-video", "--no-attributes", "--gallery", db, "--live-corrections", "5"]
+    args.append("--online")  # only the live merges (no end-of-run pass over recorded files)
     assert main([*args, "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
@@ -255,3 +308,16 @@ def test_live_run_emits_and_applies_merges(data_root, tmp_path, capsys):
         names = {i.name: i for i in store.identities()}
     assert all(f"person-{i}" not in names for i in gone)
     assert all(names[f"person-{i}"].sightings > 0 for i in survivors)
+
+
+def test_replayed_events_are_interleaved_by_time():
+    log = [
+        {"event": "first_seen", "time_s": 0.0},
+        {"event": "stream_lost"},  # no time: stays after the event before it
+        {"event": "lost", "time_s": 2.0},
+        {"event": "identity_merged"},  # the end-of-run pass: stays last
+        {"event": "reassociated"},
+    ]
+    new = [{"event": "zone_left", "time_s": 3.0}, {"event": "zone_entered", "time_s": 0.5}]
+    got = [e["event"] for e in interleaved(log, new)]
+    assert got == ["first_seen", "stream_lost", "zone_entered", "lost", "zone_left", "identity_merged", "reassociated"]

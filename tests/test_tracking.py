@@ -1,6 +1,7 @@
 """Tracker on scripted tracks (pure), identity gallery, MOT metrics, and the video pipeline on real PETS09."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -119,8 +120,8 @@ def test_mot_metrics_perfect_and_swapped(data_root):
 # -- real video --------------------------------------------------------------------------------
 def test_pipeline_on_first_100_pets_frames(data_root, tmp_path, capsys, models_root):
     seq = data_root / "PETS09-S2L1"
-    args = ["track", str(seq / "vtest.mp4"), "-o", str(tmp_path), "--max-frames", "100", "--json", "--reassociate"]
-    code = main(args)
+    args = ["track", str(seq / "vtest.mp4"), "-o", str(tmp_path), "--max-frames", "100", "--json"]
+    code = main(args)  # a recorded file: re-associated at the end by default
     summary = json.loads(capsys.readouterr().out)
     assert code == 0 and summary["sources"][0]["frames"] == 100
     results = tmp_path / "vtest.txt"
@@ -148,6 +149,13 @@ def test_pipeline_on_first_100_pets_frames(data_root, tmp_path, capsys, models_r
         ["eval", "mot", "--pred", str(results), "--gt", str(seq / "gt/gt.txt"), "--gt-scale", "0.625", "--json"]
     )
     assert code == 0 and json.loads(capsys.readouterr().out)["frames"] >= 100
+    online = tmp_path / "online"
+    args = ["track", str(seq / "vtest.mp4"), "-o", str(online), "--max-frames", "30", "--json", "--online"]
+    assert main([*args, "--no-video", "--no-attributes"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    events = [json.loads(line) for line in (online / "events.jsonl").read_text().splitlines()]
+    assert "reassociation" not in summary and not any(e["event"] == "reassociated" for e in events)
+    assert json.loads((online / "run.json").read_text())["reassociate"] is False
 
 
 def test_two_cameras_share_global_ids_only_when_their_views_overlap(data_root, tmp_path, capsys, models_root):
@@ -186,3 +194,10 @@ def test_bad_videos_are_clear_errors(tmp_path, capsys, models_root):
     empty.mkdir()
     assert main(["track", str(empty), "-o", str(tmp_path / "o")]) == 2
     assert "no images" in capsys.readouterr().err
+
+
+def test_recorded_footage_is_re_associated_by_default_streams_are_not():
+    from reidkit.pipeline import recorded
+
+    assert recorded(["a.mp4", Path("frames/")])
+    assert not recorded(["a.mp4", "rtsp://127.0.0.1:8554/door"]) and not recorded(["0"]) and not recorded([])

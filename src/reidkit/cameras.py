@@ -80,6 +80,16 @@ class Camera:
             return None
         return p[:2] / p[2]
 
+    def to_ground_many(self, boxes) -> np.ndarray | None:
+        """The ground-plane points under N boxes (N×2; NaN where the plane is at infinity), or None without a
+        homography."""
+        if self.homography is None:
+            return None
+        b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        p = np.column_stack([(b[:, 0] + b[:, 2]) / 2, b[:, 3], np.ones(len(b))]) @ self.homography.T
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(np.abs(p[:, 2:]) < 1e-12, np.nan, p[:, :2] / p[:, 2:])
+
 
 @dataclass(frozen=True)
 class Link:
@@ -121,6 +131,11 @@ class CameraLayout:
         """The ground-plane point of a box seen by `camera` (None without a homography)."""
         cam = self.cameras.get(camera)
         return cam.to_ground(box) if cam is not None else None
+
+    def ground_many(self, camera: str, boxes) -> np.ndarray | None:
+        """The ground-plane points (N×2) of boxes seen by `camera` (None without a homography)."""
+        cam = self.cameras.get(camera)
+        return cam.to_ground_many(boxes) if cam is not None else None
 
     def transit(self, a: str, b: str, seconds: float) -> float | None:
         """The probability penalty for a person last seen in `a` to appear in `b` `seconds` later: 0.0 when

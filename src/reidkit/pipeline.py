@@ -10,7 +10,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -269,8 +269,8 @@ class RunOptions:
     hub: object | None = None  # a preview.PreviewHub served by someone else (reidkit serve --track)
     stop: threading.Event | None = None  # set from another thread to end the run (outputs complete)
     sinks: list = field(default_factory=list)  # extra Sink objects
-    reassociate: bool = False  # re-associate every tracklet after the run (--reassociate; off by default: on the
-    # layouts measured it costs IDF1, see docs/benchmarks.md)
+    reassociate: bool | None = None  # re-associate every tracklet after the run; None: when every source is a
+    # recorded file (on the layouts of docs/benchmarks.md it beats the online ids on the mean), not for streams
     reassociation: ReassociationConfig = ReassociationConfig()
     live_corrections: float | None = None  # re-associate every N s of stream time; merges go out as they are found
     blur: str = "none"  # mask people in what is shown and stored: "faces" (heads), "people" (bodies) or "none"
@@ -390,6 +390,14 @@ def _stop_on_sigterm():
     return lambda: signal.signal(signal.SIGTERM, old)
 
 
+def recorded(sources: list[str | Path]) -> bool:
+    """Whether every source is recorded footage (files, folders), none a stream or webcam: then the whole run is
+    known at its end and re-association can revise it."""
+    from reidkit.sources import is_live
+
+    return bool(sources) and not any(is_live(str(s)) for s in sources)
+
+
 def run_videos(
     sources: list[str | Path],
     out_dir: str | Path,
@@ -411,6 +419,8 @@ def run_videos(
     from reidkit.sources import CameraMux, open_camera
 
     options = options or RunOptions(**kwargs)
+    if options.reassociate is None:
+        options = replace(options, reassociate=recorded(sources))
     masker = _masker(options)  # a bad masking option is refused before any source opens
     out = make_dir(Path(out_dir))
     names = camera_names(sources, cameras)
@@ -492,7 +502,7 @@ def run_videos(
             for sink in sinks:
                 sink.close()
     if reassociated is not None:
-        _rewrite_outputs(out, names, book, reassociated, sinks)
+        _rewrite_outputs(out, names, book, reassociated, sinks, layout, fps)
     elapsed = time.perf_counter() - started
     summary = _summary(opened, names, counts, elapsed, out, pipeline, latency, sinks)
     if live is not None:
@@ -588,13 +598,30 @@ def _reassociate(out: Path, book, pipeline: Pipeline, layout, sinks, config):
     return result
 
 
-def _rewrite_outputs(out: Path, names, book, result, sinks) -> None:
-    """The final ids written back into the MOT files, the event log and the gallery sightings."""
+def _rewrite_outputs(out: Path, names, book, result, sinks, layout, fps: dict) -> None:
+    """The final ids written back into the MOT files, the event log and the gallery sightings. Zone visits and
+    line crossings are replayed on the final ids (a person whose track broke inside a zone made one visit), so
+    the log agrees with what `reidkit report` counts from the MOT files; each replayed event names the camera
+    track that held the person then."""
     from reidkit.reassociate import rewrite_events, rewrite_mot
     from reidkit.sinks import GallerySink
+    from reidkit.zones import EVENTS, replay
 
     rewrite_mot(out, book, result.labels, names)
-    rewrite_events(out / "events.jsonl", result.labels)
+    if layout is not None and layout.has_zones:
+        rows, held = {c: [] for c in names}, {}
+        for t in book.tracklets.values():
+            identity = result.labels[t.key]
+            rows.setdefault(t.camera, []).extend(
+                [r[0] + 1, identity, r[1], r[2], r[3] - r[1], r[4] - r[2]] for r in t.rows
+            )
+            held.update({(t.camera, r[0], identity): t.track_id for r in t.rows})
+        visits = replay(layout, {c: np.array(v, float).reshape(-1, 6) for c, v in rows.items()}, fps)
+        for event in visits:
+            event["track"] = held.get((event["camera"], event["frame"], event["id"]), event["track"])
+        rewrite_events(out / "events.jsonl", result.labels, EVENTS, visits)
+    else:
+        rewrite_events(out / "events.jsonl", result.labels)
     for sink in sinks:
         if isinstance(sink, GallerySink):
             sink.relabel(result.labels)

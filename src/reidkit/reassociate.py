@@ -15,9 +15,12 @@ average-linkage clustering:
   outside the A→B link's window, or a step within one camera moves faster than the motion gate allows.
 
 With `seed_online` the clustering starts from the online identities (their tracklets joined first, as far as the
-constraints allow) and only merges on top of them. Similarities are the mean pairwise cosine of the two tracklets' crops (in the units of the re-id model's
-calibration); clusters merge while their average link's calibrated probability exceeds `threshold`. Tracklets
-shorter than `min_rows` are not clustered (one or two boxes say too little): they follow their online id.
+constraints allow) and only merges on top of them. Two clusters are scored by the calibrated log-odds of their
+average link (the mean pairwise cosine of their tracklets' crops, in the units of the re-id model's calibration)
+plus a **hand-over bonus** where a tracklet of one starts, within `handover_s`, about where a tracklet of the other
+ended on the ground plane (as far as people on this run walk in the gap: the speed is measured from the run's own
+tracklets); clusters merge while that score exceeds the log-odds of `threshold`. Tracklets shorter than `min_rows`
+are not clustered (one or two boxes say too little): they follow their online id.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ class ReassociationConfig:
     """How tracklets are joined (see the module docstring; defaults chosen on the mean over layouts, see
     docs/benchmarks.md)."""
 
-    threshold: float = 0.95  # calibrated P(same) an average link needs
+    threshold: float = 0.98  # calibrated P(same) an average link needs (with the hand-over bonus below)
     co_visible_s: float = 1.0  # cameras that do not overlap may both show one person this long (a hand-over)
     max_speed: float = 1.0  # body heights per second, for steps within one camera
     min_common: int = 3  # same-time samples needed to compare ground points
@@ -48,6 +51,10 @@ class ReassociationConfig:
     seed_online: bool = True  # start from the online identities (their tracklets joined first), then merge on top
     camera_bias: bool = False  # remove each camera's mean feature (adding back the overall mean) before linking;
     # measured on the layouts of docs/benchmarks.md and left off (see there)
+    handover_bonus: float = 3.0  # log-odds added to clusters where one tracklet takes over from another in
+    # space and time (see handovers); 0 turns it off
+    handover_s: float = 5.0  # the longest gap between the end of one tracklet and the start of the next that
+    # still counts as a hand-over
 
 
 @dataclass
@@ -160,6 +167,51 @@ def timeline_allowed(members: list[Tracklet], layout: CameraLayout, max_speed: f
     return True
 
 
+# -- hand-overs ---------------------------------------------------------------------------------------------------
+def _ground_tracks(tracklets: list[Tracklet], layout: CameraLayout) -> list[np.ndarray | None]:
+    """Each tracklet's ground points (rows × 2), None where its camera has no homography."""
+    return [layout.ground_many(t.camera, t.boxes) for t in tracklets]
+
+
+def ground_speed(
+    tracklets: list[Tracklet], ground: list, quantile: float = 95.0, window_s: float = 1.0, min_rows: int = 12
+) -> float | None:
+    """How fast people walk in this run: the `quantile`-th percentile of the ground distance per second covered
+    over `window_s` inside the tracklets with ground points (None when no tracklet of `min_rows` has them)."""
+    speeds = []
+    for t, points in zip(tracklets, ground):
+        if points is None or len(t.rows) < min_rows:
+            continue
+        times = np.array([r[6] for r in t.rows])
+        later = np.searchsorted(times, times + window_s)
+        ok = later < len(times)
+        step = np.hypot(*(points[later[ok]] - points[ok]).T) / (times[later[ok]] - times[ok])
+        speeds.append(step[np.isfinite(step)])
+    found = np.concatenate(speeds) if speeds else np.zeros(0)
+    return float(np.percentile(found, quantile)) if len(found) else None
+
+
+def handovers(tracklets: list[Tracklet], layout: CameraLayout, within_s: float) -> np.ndarray:
+    """N×N bool, symmetric: pairs where one tracklet takes over from the other — it begins between 1 s before
+    and `within_s` after the other ends, on the ground within two radii plus the distance people of this run
+    walk in the gap (ground_speed). Nothing without homographies."""
+    n = len(tracklets)
+    ground = _ground_tracks(tracklets, layout)
+    speed = ground_speed(tracklets, ground)
+    if speed is None:
+        return np.zeros((n, n), bool)
+    missing = np.array([np.nan, np.nan])
+    first = np.array([g[0] if g is not None else missing for g in ground])
+    last = np.array([g[-1] if g is not None else missing for g in ground])
+    gap = np.array([t.start for t in tracklets])[None, :] - np.array([t.end for t in tracklets])[:, None]
+    moved = np.hypot(first[None, :, 0] - last[:, None, 0], first[None, :, 1] - last[:, None, 1])
+    with np.errstate(invalid="ignore"):
+        near = moved <= 2 * layout.ground_radius + speed * np.maximum(gap, 0.0)
+    found = (gap >= -1.0) & (gap <= within_s) & near
+    np.fill_diagonal(found, False)
+    return found | found.T
+
+
 # -- clustering ---------------------------------------------------------------------------------------------------
 def cluster(
     similarity: np.ndarray,
@@ -167,17 +219,18 @@ def cluster(
     must: list[tuple[int, int]],
     threshold: float,
     allowed=lambda members: True,
+    bonus: np.ndarray | None = None,
 ) -> np.ndarray:
     """Constrained average-linkage clustering of N items by their N×N similarity (NaN: not comparable, e.g. a
-    tracklet without appearance): must-link pairs first, then the most similar allowed pair of clusters while
-    their mean pairwise similarity exceeds `threshold`. `allowed(member indices)` may refuse a merge. Returns a
-    cluster label per item."""
+    tracklet without appearance): must-link pairs first, then the best allowed pair of clusters while their mean
+    pairwise similarity, plus the largest `bonus` (N×N) between their members, exceeds `threshold`.
+    `allowed(member indices)` may refuse a merge. Returns a cluster label per item."""
     n = len(similarity)
     sim = np.where(np.isnan(similarity), -np.inf, similarity).astype(np.float64)
     np.fill_diagonal(sim, -np.inf)
+    extra = np.zeros((n, n)) if bonus is None else np.asarray(bonus, dtype=np.float64).copy()
     cannot = cannot.copy()
     members = [[i] for i in range(n)]
-    alive = np.ones(n, bool)
     owner = np.arange(n)
 
     def merge(a: int, b: int) -> None:
@@ -187,11 +240,12 @@ def cluster(
         sim[a], sim[:, a] = row, row
         sim[a, a] = -np.inf
         sim[b], sim[:, b] = -np.inf, -np.inf
+        extra[a] = extra[:, a] = np.maximum(extra[a], extra[b])
+        extra[b] = extra[:, b] = 0.0
         cannot[a] |= cannot[b]
         cannot[:, a] = cannot[a]
         members[a] += members[b]
         members[b] = []
-        alive[b] = False
         owner[members[a]] = a
 
     for i, j in must:
@@ -199,7 +253,7 @@ def cluster(
         if a != b and not cannot[a, b] and allowed(members[a] + members[b]):
             merge(min(a, b), max(a, b))
     while True:
-        masked = np.where(cannot, -np.inf, sim)
+        masked = np.where(cannot, -np.inf, sim + extra)
         flat = int(np.argmax(masked))
         a, b = divmod(flat, n)
         if not masked[a, b] > threshold:
@@ -241,12 +295,14 @@ def _clustered(tracklets: list[Tracklet], calibration, layout: CameraLayout, con
     cannot, must = pair_constraints(tracklets, layout, config)
     if config.seed_online:
         must = [*must, *_online_pairs(tracklets)]
+    bonus = config.handover_bonus * handovers(tracklets, layout, config.handover_s) if config.handover_bonus else None
     labels = cluster(
         log_odds(features, calibration),
         cannot,
         must,
         logit(config.threshold),
         lambda idx: timeline_allowed([tracklets[k] for k in idx], layout, config.max_speed),
+        bonus,
     )
     return final_ids(tracklets, labels)
 
@@ -458,12 +514,29 @@ def relabel_events(events: list[dict], labels: dict) -> list[dict]:
     return out
 
 
-def rewrite_events(path: str | Path, labels: dict) -> None:
-    """`events.jsonl` again with the final ids (relabel_events); events without a track pass unchanged."""
+def interleaved(events: list[dict], new: list[dict]) -> list[dict]:
+    """`events` (in log order) with `new` placed by their `time_s`: an event without a time keeps its place after
+    the one before it, and the closing events without a time (the end-of-run pass's) stay last."""
+    cut = len(events)
+    while cut and "time_s" not in events[cut - 1]:
+        cut -= 1
+    keyed, at = [], -math.inf
+    for k, event in enumerate(events[:cut]):
+        at = event.get("time_s", at)
+        keyed.append((at, 0, k, event))
+    keyed += [(event["time_s"], 1, k, event) for k, event in enumerate(new)]
+    keyed.sort(key=lambda item: item[:3])
+    return [item[3] for item in keyed] + events[cut:]
+
+
+def rewrite_events(path: str | Path, labels: dict, replaced: tuple[str, ...] = (), by: list[dict] = ()) -> None:
+    """`events.jsonl` again with the final ids (relabel_events); events without a track pass unchanged. Events
+    of the kinds `replaced` give way to `by` (e.g. zone visits replayed on the final ids), placed by time."""
     from reidkit.files import atomic_write
 
     path = Path(path)
     events = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    events = relabel_events(events, labels)
+    events = relabel_events([e for e in events if e.get("event") not in replaced], labels)
+    events = interleaved(events, list(by)) if replaced else events
     with atomic_write(path) as fh:
         fh.writelines(json.dumps(e) + "\n" for e in events)

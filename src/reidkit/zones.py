@@ -189,6 +189,9 @@ def _within(a: np.ndarray, b: np.ndarray, p: np.ndarray) -> bool:
     return 0.0 <= t <= 1.0
 
 
+EVENTS = ("zone_entered", "zone_left", "line_crossed")  # what a ZoneWatcher emits
+
+
 def replay(layout: CameraLayout, tracks: dict[str, np.ndarray], fps: dict[str, float], gone_s: float = GONE_S):
     """Zone and line events of MOT rows (frame 1-based, id, x, y, w, h, ...) per camera, as a live run would
     have emitted them, in time order across cameras."""

@@ -13,7 +13,9 @@ app = typer.Typer(help="Camera layouts: learn how cameras connect from a run.", 
 
 @app.command("learn")
 def learn(
-    run: Path = typer.Argument(..., help="A `reidkit track` output folder (best tracked with --reassociate)."),
+    run: Path = typer.Argument(
+        ..., help="A `reidkit track` output folder (best one re-associated: the default for files)."
+    ),
     output: Path = typer.Option(..., "-o", "--output", help="The cameras file to write (.toml)."),
     min_moves: int = typer.Option(3, "--min-moves", min=1, help="Moves between two cameras needed to link them."),
     penalty: float = typer.Option(
@@ -54,5 +56,5 @@ def learn(
     for x in learned:
         kind = "overlap" if x.overlap else f"{x.min_s:g}-{x.max_s:g} s"
         out.print(f"{x.a} <-> {x.b}: {kind} ({x.moves} moves)")
-    note = " (from online ids: a run with --reassociate gives better estimates)" if online else ""
+    note = " (from online ids: a re-associated run, the default for files, gives better estimates)" if online else ""
     out.print(f"{len(learned)} links between {len(cameras)} cameras written to {output}{note}")

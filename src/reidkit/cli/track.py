@@ -75,11 +75,12 @@ def track(
         None, "--gallery", help="Also store tracked people in this gallery (file or postgresql://URL)."
     ),
     gallery_stride: int = typer.Option(10, "--gallery-stride", min=1, help="Every N-th frame goes to the gallery."),
-    reassociate: bool = typer.Option(
-        False,
-        "--reassociate",
+    reassociate: Optional[bool] = typer.Option(
+        None,
+        "--reassociate/--online",
         help="After the run, cluster every tracklet again with the whole run's evidence and rewrite MOT files, "
-        "events and gallery with the final ids (fewer identities; on the layouts measured, lower IDF1).",
+        "events and gallery with the final ids (default for recorded files; --online keeps the live decisions).",
+        show_default=False,
     ),
     live_corrections: Optional[float] = typer.Option(
         None,

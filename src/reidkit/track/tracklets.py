@@ -138,7 +138,10 @@ def save_book(book: TrackletBook, path) -> None:
     tracklets = book.ordered()
     rows = [np.array(t.rows, float).reshape(-1, 7) for t in tracklets]
     dim = next((len(t.weighted) for t in tracklets if t.weighted is not None), 0)
-    weighted = np.array([t.weighted if t.weighted is not None else np.zeros(dim) for t in tracklets]).reshape(-1, dim)
+    weighted = np.zeros((len(tracklets), dim))
+    for k, t in enumerate(tracklets):
+        if t.weighted is not None:
+            weighted[k] = t.weighted
     with open(path, "wb") as fh:
         np.savez_compressed(
             fh,
