@@ -9,6 +9,7 @@
     python benchmarks/ray_scale.py [--copies 8]
     python benchmarks/ray_scale.py --only-pools     # plain actors vs Ray Data (pip install 'ray[data]' first)
     python benchmarks/ray_scale.py --only-postgres  # the database figures
+    python benchmarks/ray_scale.py --busy 1 --copies 4  # pool settings beside a busy-loop process (a busy machine)
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def single(files, db: str) -> tuple[dict, float]:
     return summary, time.perf_counter() - start
 
 
-def on_ray(files, db: str) -> tuple[dict, float, float]:
+def on_ray(files, db: str, **pool) -> tuple[dict, float, float]:
     import ray
 
     from reidkit.scale.ray_jobs import ray_index
@@ -50,11 +51,43 @@ def on_ray(files, db: str) -> tuple[dict, float, float]:
     up = time.perf_counter() - start
     try:
         start = time.perf_counter()
-        summary = ray_index(files, db, stride=10, progress=False)
+        summary = ray_index(files, db, stride=10, progress=False, **pool)
         took = time.perf_counter() - start
     finally:
         ray.shutdown()
     return summary, took, up
+
+
+def _spin() -> None:
+    while True:
+        pass
+
+
+def under_load(files, tmp: Path, busy: int) -> None:
+    """Single process vs Ray pool settings while `busy` other processes each keep a core busy (a shared machine)."""
+    import multiprocessing
+
+    spinners = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(busy)]
+    for p in spinners:
+        p.start()
+    try:
+        a, t_single = single(files, str(tmp / "single.db"))
+        rows = [("single process", t_single, a["sightings"])]
+        for label, pool in (
+            ("Ray default (workers = CPUs, threads from the free CPUs)", {}),
+            ("Ray 2 workers × 2 threads (the default on an idle machine)", {"workers": 2, "threads": 2}),
+            ("Ray 2 workers × 1 thread", {"workers": 2, "threads": 1}),
+            ("Ray 1 worker × 2 threads", {"workers": 1, "threads": 2}),
+        ):
+            b, took, _ = on_ray(files, str(tmp / f"ray{len(rows)}.db"), **pool)
+            rows.append((f"{label}: {len(b['workers'])} × {b.get('threads_per_worker', '?')}", took, b["sightings"]))
+    finally:
+        for p in spinners:
+            p.terminate()
+    print(f"### Indexing {len(files)} files with {busy} busy-loop process(es) beside it\n")
+    print("| run | seconds | sightings | × single process |\n|---|---|---|---|")
+    for label, took, count in rows:
+        print(f"| {label} | {took:.1f} | {count} | {t_single / took:.2f} |")
 
 
 def pools(files) -> None:
@@ -173,12 +206,13 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=8)
     parser.add_argument("--only-postgres", action="store_true", help="only the PostgreSQL write costs")
     parser.add_argument("--only-pools", action="store_true", help="only plain actors vs Ray Data")
+    parser.add_argument("--busy", type=int, default=None, help="only the pool settings beside N busy-loop processes")
     args = parser.parse_args()
     print(f"machine: {machine()}\n")
     if args.only_postgres:
         print_postgres()
         return
-    if args.only_pools:
+    if args.only_pools or args.busy is not None:
         videos = [p for p in sorted((data_root() / "videos").iterdir()) if p.suffix in (".mp4", ".264")]
         with tempfile.TemporaryDirectory() as tmp:
             files = []
@@ -186,7 +220,7 @@ def main() -> None:
                 for v in videos:
                     files.append(Path(tmp) / f"copy{k}-{v.name}")
                     files[-1].symlink_to(v)
-            pools(files)
+            pools(files) if args.only_pools else under_load(files, Path(tmp), args.busy)
         return
     videos = [p for p in sorted((data_root() / "videos").iterdir()) if p.suffix in (".mp4", ".264")]
     with tempfile.TemporaryDirectory() as tmp_name:

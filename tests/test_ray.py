@@ -166,3 +166,16 @@ def test_a_killed_camera_actor_comes_back_and_ids_continue(data_root, tmp_path, 
     events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
     assert any(e["event"] == "camera_restarted" for e in events)
     assert any(e["event"] == "reidentified" and e["id"] in before for e in events)
+
+
+def test_inference_threads_follow_the_free_cpus():
+    from reidkit.scale.ray_jobs import _free_share, cpu_busy_share, default_threads
+
+    assert default_threads(1.0) == 2 and default_threads(2.0) == 4  # idle: twice each worker's CPUs
+    assert default_threads(1.0, 0.5) == 1 and default_threads(2.0, 0.5) == 2  # half the machine busy elsewhere
+    assert default_threads(1.0, 0.0) == 1 and default_threads(1.0, 7.0) == 2  # at least one, at most twice
+    # /proc/stat cpu lines: user nice system idle iowait irq softirq steal
+    assert cpu_busy_share([0] * 8, [50, 0, 0, 50, 0, 0, 0, 0]) == 0.5
+    assert cpu_busy_share([0] * 8, [0, 0, 0, 90, 10, 0, 0, 0]) == 0.0  # waiting on disk is not busy
+    assert cpu_busy_share([5] * 8, [5] * 8) == 0.0  # no time passed
+    assert 0.0 <= _free_share(0.05) <= 1.0

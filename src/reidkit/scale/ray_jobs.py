@@ -121,6 +121,44 @@ class SegmentWorker:
             return SegmentReport(segment, worker_name(), error=f"worker: {exc}")
 
 
+def default_threads(cpus_per_worker: float, free_share: float = 1.0) -> int:
+    """Inference threads per worker: twice its CPUs on an idle machine, times the share of CPUs free (at least
+    one)."""
+    return max(1, int(round(2 * cpus_per_worker * min(max(free_share, 0.0), 1.0))))
+
+
+def cpu_busy_share(before: list[int], after: list[int]) -> float:
+    """The share of CPU time spent busy between two readings of /proc/stat's `cpu` line (user … steal)."""
+    spent = [b - a for a, b in zip(before, after)]
+    total = sum(spent)
+    idle = spent[3] + (spent[4] if len(spent) > 4 else 0)  # idle + iowait
+    return 1.0 - idle / total if total > 0 else 0.0
+
+
+def _free_share(sample_s: float = 0.5) -> float:
+    """The share of this machine's CPUs not busy over `sample_s` (1.0 where /proc/stat cannot be read)."""
+
+    def reading() -> list[int]:
+        with open("/proc/stat", encoding="ascii") as fh:
+            return [int(v) for v in fh.readline().split()[1:9]]
+
+    try:
+        before = reading()
+        time.sleep(sample_s)
+        return 1.0 - cpu_busy_share(before, reading())
+    except (OSError, ValueError):
+        return 1.0
+
+
+def _one_machine(ray) -> bool:
+    """Whether the Ray cluster is this machine alone (then its load is what the workers share)."""
+    try:
+        nodes = [n for n in ray.nodes() if n.get("Alive")]
+        return len(nodes) == 1 and nodes[0].get("NodeManagerAddress") == ray.util.get_node_ip_address()
+    except Exception:  # an older or remote API: assume a cluster of its own
+        return False
+
+
 def run_pool(
     ray,
     segments: list[Segment],
@@ -133,15 +171,18 @@ def run_pool(
     threads: int | None = None,
 ) -> dict:
     """Run every segment on a pool of actors; returns {"retried", "failed", "workers": {...}}. Each actor asks
-    Ray for `cpus_per_worker` CPUs and runs inference on `threads` threads, by default twice its CPUs: one
-    worker's decoding and pre-processing then overlap another's inference (measured on 2 cores, docs/scaling.md:
-    0.95 of a single process's throughput against 0.80 with one thread per CPU)."""
+    Ray for `cpus_per_worker` CPUs and runs inference on `threads` threads, by default twice its CPUs (one
+    worker's decoding and pre-processing then overlap another's inference: on 2 quiet cores 0.95–1.09 of a
+    single process against 0.80 with one thread per CPU), scaled down by the share of this machine's CPUs other
+    programs keep busy when the pool starts, on a one-machine cluster (threads that wait for a core slow every
+    worker's inference: on 2 cores beside a busy process 0.79 of a single process, 0.89 with one thread each;
+    docs/benchmarks.md)."""
     from ray.exceptions import RayActorError, RayTaskError, WorkerCrashedError
     from tqdm import tqdm
 
     if workers is None:
         workers = max(1, int(ray.cluster_resources().get("CPU", 1) // cpus_per_worker))
-    threads = str(threads or max(1, int(round(2 * cpus_per_worker))))
+    threads = str(threads or default_threads(cpus_per_worker, _free_share() if _one_machine(ray) else 1.0))
     actor = ray.remote(SegmentWorker).options(
         num_cpus=cpus_per_worker,
         max_restarts=-1,
@@ -156,7 +197,7 @@ def run_pool(
     running: dict = {}  # object ref -> (segment number, actor)
     load = {id(a): 0 for a in pool}
     resting = {id(a): (0.0, 0) for a in pool}  # actor -> (until when, failures in a row)
-    stats: dict = {"retried": 0, "failed": [], "workers": {}}
+    stats: dict = {"retried": 0, "failed": [], "workers": {}, "threads": int(threads)}
     try:
         while todo or running:
             now = time.monotonic()
@@ -274,6 +315,7 @@ def ray_index(
         "segments": len(segments),
         "retried": stats["retried"],
         "workers": stats["workers"],
+        "threads_per_worker": stats["threads"],
         "seconds": round(time.perf_counter() - started, 2),
     }
 
