@@ -605,26 +605,33 @@ def _rewrite_outputs(out: Path, names, book, result, sinks, layout, fps: dict) -
     track that held the person then."""
     from reidkit.reassociate import rewrite_events, rewrite_mot
     from reidkit.sinks import GallerySink
-    from reidkit.zones import EVENTS, replay
+    from reidkit.zones import EVENTS
 
     rewrite_mot(out, book, result.labels, names)
     if layout is not None and layout.has_zones:
-        rows, held = {c: [] for c in names}, {}
-        for t in book.tracklets.values():
-            identity = result.labels[t.key]
-            rows.setdefault(t.camera, []).extend(
-                [r[0] + 1, identity, r[1], r[2], r[3] - r[1], r[4] - r[2]] for r in t.rows
-            )
-            held.update({(t.camera, r[0], identity): t.track_id for r in t.rows})
-        visits = replay(layout, {c: np.array(v, float).reshape(-1, 6) for c, v in rows.items()}, fps)
-        for event in visits:
-            event["track"] = held.get((event["camera"], event["frame"], event["id"]), event["track"])
+        visits = _replayed_visits(book, result.labels, layout, names, fps)
         rewrite_events(out / "events.jsonl", result.labels, EVENTS, visits)
     else:
         rewrite_events(out / "events.jsonl", result.labels)
     for sink in sinks:
         if isinstance(sink, GallerySink):
             sink.relabel(result.labels)
+
+
+def _replayed_visits(book, labels: dict, layout, names, fps: dict) -> list[dict]:
+    """Zone and line events of the run's tracklets under their final ids, each naming the camera track that held
+    the person at the time."""
+    from reidkit.zones import replay
+
+    rows, held = {c: [] for c in names}, {}
+    for t in book.tracklets.values():
+        identity = labels[t.key]
+        rows.setdefault(t.camera, []).extend([r[0] + 1, identity, r[1], r[2], r[3] - r[1], r[4] - r[2]] for r in t.rows)
+        held.update({(t.camera, r[0], identity): t.track_id for r in t.rows})
+    visits = replay(layout, {c: np.array(v, float).reshape(-1, 6) for c, v in rows.items()}, fps)
+    for event in visits:
+        event["track"] = held.get((event["camera"], event["frame"], event["id"]), event["track"])
+    return visits
 
 
 def _with_source(result: FrameResult, opened) -> FrameResult:
