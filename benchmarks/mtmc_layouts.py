@@ -34,7 +34,7 @@ from reidkit.data.mot import read_mot_gt  # noqa: E402
 from reidkit.metrics.mtmc import mtmc_metrics  # noqa: E402
 from reidkit.models.catalog import get_spec, model_or_default  # noqa: E402
 from reidkit.reassociate import ReassociationConfig, reassociate  # noqa: E402
-from reidkit.track.tracklets import load_book  # noqa: E402
+from reidkit.track.tracklets import load_book, mot_rows  # noqa: E402
 
 LAYOUTS = {
     "2 overlapping": "0:0.6,0.4:1",
@@ -84,13 +84,7 @@ def tracked(work: Path, name: str, views: str, cameras: Path | None = None, run:
 
 def score(labels: dict, book, gt: dict) -> dict:
     """Cross-camera metrics of the tracklets under `labels` (tracklet key -> global id)."""
-    pred = {c: [] for c in gt}
-    for t in book.tracklets.values():
-        for r in t.rows:
-            x0, y0, x1, y1 = r[1:5]
-            pred.setdefault(t.camera, []).append([r[0] + 1, labels[t.key], x0, y0, x1 - x0, y1 - y0, r[5]])
-    pred = {c: np.array(v, float).reshape(-1, 7) for c, v in pred.items()}
-    return mtmc_metrics(gt, pred)
+    return mtmc_metrics(gt, mot_rows(book, labels, gt))
 
 
 def main() -> None:

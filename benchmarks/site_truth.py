@@ -26,7 +26,7 @@ from reidkit.cameras import Camera, CameraLayout, Line, Zone, load_layout  # noq
 from reidkit.data.mot import read_mot_gt  # noqa: E402
 from reidkit.models.catalog import get_spec, model_or_default  # noqa: E402
 from reidkit.reassociate import reassociate  # noqa: E402
-from reidkit.track.tracklets import load_book  # noqa: E402
+from reidkit.track.tracklets import load_book, mot_rows  # noqa: E402
 
 # the whole 480×360 frame's pixels are the ground plane
 DOOR = Line("middle", np.array([[240.0, 0.0], [240.0, 360.0]]), ground=True)  # "in" walks left
@@ -53,21 +53,13 @@ def figures(tracks: SiteTracks) -> dict:
     }
 
 
-def book_rows(book, labels) -> dict:
-    rows: dict[str, list] = {}
-    for t in book.tracklets.values():
-        for r in t.rows:
-            x0, y0, x1, y1 = r[1:5]
-            rows.setdefault(t.camera, []).append([r[0] + 1, labels[t.key], x0, y0, x1 - x0, y1 - y0])
-    return {c: np.array(v, float) for c, v in rows.items()}
-
-
 def online_and_final(out: Path, layout) -> tuple[dict, dict]:
     """A run's rows with its online ids and with the ids re-association gives its tracklets today."""
     book = load_book(out / "tracklets.npz")
     calibration = get_spec(model_or_default(None, "person-reid-tracking")).calibration
     final = reassociate(book, calibration, layout).labels
-    return book_rows(book, {t.key: t.online_id for t in book.tracklets.values()}), book_rows(book, final)
+    online = {t.key: t.online_id for t in book.tracklets.values()}
+    return mot_rows(book, online), mot_rows(book, final)
 
 
 def whole_view(work: Path) -> tuple[dict, dict, dict, object]:

@@ -2,9 +2,9 @@
 stand. Pure functions over MOT rows (frame 1-based, global id, x, y, w, h) per camera and the events of
 `reidkit.zones`; the same code counts the ground truth and a run, so the two can be compared.
 
-Identities are whatever the rows say: a run's global ids (re-associated ones unless the run used
-`--online` or a live source) or the truth's. Counts of "different people" are only as good as those ids: online ids of
-split views over-count (docs/benchmarks.md), so `visitors_are_upper_bound` says when that applies.
+Identities are whatever the rows say: a run's global ids (re-associated ones unless the run used `--online` or
+a live source) or the truth's. Counts of "different people" are only as good as those ids: online ids of split
+views over-count (docs/benchmarks.md), so `visitors_are_upper_bound` says when that applies.
 """
 
 from __future__ import annotations
@@ -248,8 +248,8 @@ def learn_links(tracks: SiteTracks, min_moves: int = 3, gone_s: float = GONE_S) 
     """Which cameras connect, from the moves of a run's identities between them (both directions pooled): a pair
     whose people are mostly in both views at once overlaps; otherwise its transit window spans the moves'
     5th–95th percentiles, widened by half its span and 2 s either way (the moves are a sample). Pairs with
-    fewer than `min_moves` moves stay unlinked. Only as good as the run's identities: learn from a re-associated run
-    (the default for files), where one person has one id."""
+    fewer than `min_moves` moves stay unlinked. Only as good as the run's identities: learn from a re-associated
+    run (the default for files), where one person has one id."""
     found = transitions(tracks, gone_s)["transit_s"]
     pooled: dict[tuple[str, str], list[float]] = {}
     for pair, t in found.items():

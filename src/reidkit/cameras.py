@@ -72,13 +72,10 @@ class Camera:
 
     def to_ground(self, box) -> np.ndarray | None:
         """The ground-plane point under a box (its bottom centre), or None without a homography."""
-        if self.homography is None:
+        points = self.to_ground_many([box])
+        if points is None or np.isnan(points[0]).any():
             return None
-        x0, _, x1, y1 = (float(v) for v in box)
-        p = self.homography @ np.array([(x0 + x1) / 2, y1, 1.0])
-        if abs(p[2]) < 1e-12:
-            return None
-        return p[:2] / p[2]
+        return points[0]
 
     def to_ground_many(self, boxes) -> np.ndarray | None:
         """The ground-plane points under N boxes (N×2; NaN where the plane is at infinity), or None without a

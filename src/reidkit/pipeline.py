@@ -621,14 +621,11 @@ def _rewrite_outputs(out: Path, names, book, result, sinks, layout, fps: dict) -
 def _replayed_visits(book, labels: dict, layout, names, fps: dict) -> list[dict]:
     """Zone and line events of the run's tracklets under their final ids, each naming the camera track that held
     the person at the time."""
+    from reidkit.track.tracklets import mot_rows
     from reidkit.zones import replay
 
-    rows, held = {c: [] for c in names}, {}
-    for t in book.tracklets.values():
-        identity = labels[t.key]
-        rows.setdefault(t.camera, []).extend([r[0] + 1, identity, r[1], r[2], r[3] - r[1], r[4] - r[2]] for r in t.rows)
-        held.update({(t.camera, r[0], identity): t.track_id for r in t.rows})
-    visits = replay(layout, {c: np.array(v, float).reshape(-1, 6) for c, v in rows.items()}, fps)
+    held = {(t.camera, r[0], labels[t.key]): t.track_id for t in book.tracklets.values() for r in t.rows}
+    visits = replay(layout, mot_rows(book, labels, names), fps)
     for event in visits:
         event["track"] = held.get((event["camera"], event["frame"], event["id"]), event["track"])
     return visits

@@ -168,11 +168,6 @@ def timeline_allowed(members: list[Tracklet], layout: CameraLayout, max_speed: f
 
 
 # -- hand-overs ---------------------------------------------------------------------------------------------------
-def _ground_tracks(tracklets: list[Tracklet], layout: CameraLayout) -> list[np.ndarray | None]:
-    """Each tracklet's ground points (rows × 2), None where its camera has no homography."""
-    return [layout.ground_many(t.camera, t.boxes) for t in tracklets]
-
-
 def ground_speed(
     tracklets: list[Tracklet], ground: list, quantile: float = 95.0, window_s: float = 1.0, min_rows: int = 12
 ) -> float | None:
@@ -196,7 +191,7 @@ def handovers(tracklets: list[Tracklet], layout: CameraLayout, within_s: float) 
     and `within_s` after the other ends, on the ground within two radii plus the distance people of this run
     walk in the gap (ground_speed). Nothing without homographies."""
     n = len(tracklets)
-    ground = _ground_tracks(tracklets, layout)
+    ground = [layout.ground_many(t.camera, t.boxes) for t in tracklets]  # None without a homography
     speed = ground_speed(tracklets, ground)
     if speed is None:
         return np.zeros((n, n), bool)

@@ -210,7 +210,8 @@ def render_html(report: dict, refresh_s: int | None = None) -> str:
     v, d = report["visitors"], report["dwell"]
     caveat = (
         "<p class=warn>These identities are the online ones of several cameras: one person may have several, so "
-        "visitor counts are an upper bound. Track recorded files without <code>--online</code> (re-association is their default) for counts near the truth.</p>"
+        "visitor counts are an upper bound. Track recorded files without <code>--online</code> (re-association "
+        "is their default) for counts near the truth.</p>"
         if report.get("visitors_are_upper_bound")
         else ""
     )

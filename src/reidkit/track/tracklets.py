@@ -133,6 +133,18 @@ class TrackletBook:
         return sorted(self.tracklets.values(), key=lambda t: (t.start, t.camera, t.track_id))
 
 
+def mot_rows(book: TrackletBook, labels: dict, cameras=()) -> dict[str, np.ndarray]:
+    """Per camera (every one of `cameras`, plus any with tracklets), the tracklets' boxes as MOT rows under
+    `labels` (tracklet key -> global id): frame 1-based, id, x, y, w, h, score."""
+    rows: dict[str, list] = {c: [] for c in cameras}
+    for t in book.tracklets.values():
+        identity = labels[t.key]
+        rows.setdefault(t.camera, []).extend(
+            [r[0] + 1, identity, r[1], r[2], r[3] - r[1], r[4] - r[2], r[5]] for r in t.rows
+        )
+    return {c: np.array(v, float).reshape(-1, 7) for c, v in rows.items()}
+
+
 def save_book(book: TrackletBook, path) -> None:
     """Write a run's tracklets (boxes and appearance summaries, no pictures) to an .npz file."""
     tracklets = book.ordered()
