@@ -7,7 +7,7 @@ model (0267), labels never read.
    sequence's ground truth with the recipe of reid_accuracy.py (its test identities; the video also shows them —
    that is the setting adaptation is for: a site's own unlabelled footage).
 
-    python benchmarks/adapt_gain.py [--rounds 3] [--epochs 2] [--only cuhk|pets]
+    python benchmarks/adapt_gain.py [--rounds 3] [--epochs 2] [--only cuhk|pets] [--loss camera_memory|ce_triplet]
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--only", choices=("cuhk", "pets"))
+    parser.add_argument("--loss", choices=("camera_memory", "ce_triplet"), default="camera_memory")
     args = parser.parse_args()
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}; loss {args.loss}, {args.rounds} rounds of {args.epochs} epochs")
     work = Path(tempfile.mkdtemp())
     root = data_root()
     if args.only in (None, "cuhk"):
@@ -48,6 +49,7 @@ def main() -> None:
             images=str(root / "CUHK03-dev/bounding_box_train"),
             rounds=args.rounds,
             epochs=args.epochs,
+            loss=args.loss,
             eval_dir=str(root / "CUHK03-dev"),
         )
         table("CUHK03-dev: adapt --images bounding_box_train, scored on the test split", adapt(cfg, log=print))
@@ -60,6 +62,7 @@ def main() -> None:
             videos=[str(seq / "vtest.mp4")],
             rounds=args.rounds,
             epochs=args.epochs,
+            loss=args.loss,
             eval_dir=str(pets),
         )
         table("PETS09: adapt --videos vtest.mp4, scored on PETS09-reid", adapt(cfg, log=print))

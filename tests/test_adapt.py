@@ -95,3 +95,28 @@ def test_adapt_one_round_on_real_crops_changes_the_model(data_root, tmp_path, ca
     assert main(["export", str(out), "--json"]) == 0, capsys.readouterr().err
     exported = json.loads(capsys.readouterr().out)
     assert Path(exported["path"]) == out / "export" / "model.onnx" and exported["min_cosine"] > 0.999
+
+
+def test_cameras_come_from_market_names_and_reach_the_pseudo_labelled_set(data_root, tmp_path):
+    from reidkit.train.adapt import crops_from_folder, write_pseudo_set
+
+    source = sorted((data_root / "CUHK03-dev" / "bounding_box_train").glob("*.jpg"))
+    market, plain = tmp_path / "market", tmp_path / "plain"
+    market.mkdir()
+    plain.mkdir()
+    chosen = source[:6] + source[-6:]  # both cameras of the first and last identities
+    for k, path in enumerate(chosen):
+        shutil.copy(path, market / f"9{k:03d}_c{1 + k % 2}s1_{k:06d}_00.jpg")  # ids made up: never read
+        shutil.copy(path, plain / f"crop{k:03d}.jpg")
+    crops = crops_from_folder(market)
+    assert crops.cameras == [1 + k % 2 for k in range(12)]
+    assert crops_from_folder(plain).cameras is None  # no camera in the names: one camera
+    labels = np.array([0] * 6 + [1] * 5 + [-1])
+    assert write_pseudo_set(crops, labels, tmp_path / "set") == 11
+    written = sorted((p.name for p in (tmp_path / "set" / "bounding_box_train").iterdir()), key=lambda n: n[11:17])
+    assert [n.split("_")[:2] for n in written] == [[f"{labels[k]:05d}", f"c{1 + k % 2}s1"] for k in range(11)]
+    from reidkit.errors import TrainingError
+    from reidkit.train.adapt import AdaptConfig, adapt
+
+    with pytest.raises(TrainingError, match="unknown loss"):
+        adapt(AdaptConfig(out=str(tmp_path / "o"), images=str(market), loss="arcface"))

@@ -186,6 +186,55 @@ def test_cosine_schedule_with_warmup() -> None:
     assert lr_factor(70, 100, 0, "constant") == 1.0
 
 
+def test_camera_memory_loss_matches_a_loop_reference() -> None:
+    from reidkit.train.memory import CameraMemory
+
+    rng = np.random.default_rng(0)
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2])
+    cameras = np.array([1, 1, 2, 2, 1, 2, 2, 2, 1, 1, 1, 3])
+    feats = rng.standard_normal((12, 6)).astype(np.float32)
+    memory = CameraMemory(feats, labels, cameras, temperature=0.1, hard_negatives=2)
+    assert len(memory) == 6  # one proxy per (cluster, camera) seen: (0,1) (0,2) (1,1) (1,2) (2,1) (2,3)
+    batch = torch.nn.functional.normalize(torch.randn(5, 6, generator=torch.Generator().manual_seed(1)), dim=1)
+    batch.requires_grad_(True)
+    samples = torch.tensor([0, 3, 5, 9, 11])
+    intra, inter = memory.loss(batch, samples)
+    proxies = memory.vectors.numpy()
+    p_label, p_cam = memory.proxy_label.numpy(), memory.proxy_camera.numpy()
+    want_intra, want_inter = [], []
+    for f, s in zip(batch.detach().numpy(), samples.numpy()):
+        own = memory.proxy_of[s].item()
+        logits = proxies @ f / 0.1
+        same_cam = np.flatnonzero(p_cam == cameras[s])
+        want_intra.append(-(logits[own] - np.log(np.exp(logits[same_cam]).sum())))
+        negatives = np.sort(logits[p_label != labels[s]])[-2:]
+        terms = [
+            -(logits[p] - np.log(np.exp(logits[p]) + np.exp(negatives).sum()))
+            for p in np.flatnonzero(p_label == labels[s])
+        ]
+        want_inter.append(np.mean(terms))
+    assert intra.item() == pytest.approx(np.mean(want_intra), rel=1e-5)
+    assert inter.item() == pytest.approx(np.mean(want_inter), rel=1e-5)
+    memory.total(intra, inter).backward()
+    assert torch.isfinite(batch.grad).all() and batch.grad.abs().sum() > 0
+
+
+def test_camera_memory_update_moves_seen_proxies_only_and_keeps_unit_norm() -> None:
+    from reidkit.train.memory import CameraMemory
+
+    feats = np.eye(4, dtype=np.float32)[[0, 0, 1, 2, 3, 3]]
+    memory = CameraMemory(feats, np.array([0, 0, 1, 1, 2, 2]), np.array([1, 1, 1, 2, 1, 1]), momentum=0.5)
+    before = memory.vectors.clone()
+    memory.update(torch.tensor([[0.0, 1.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]]), torch.tensor([0, 1]))
+    moved = memory.proxy_of[0].item()
+    assert torch.allclose(memory.vectors[moved], torch.nn.functional.normalize(torch.tensor([0.5, 0.5, 0, 0]), dim=0))
+    others = [p for p in range(len(memory)) if p != moved]
+    assert torch.equal(memory.vectors[others], before[others])
+    assert torch.allclose(memory.vectors.norm(dim=1), torch.ones(len(memory)))
+    with pytest.raises(TrainingError, match="2 pseudo-identities"):
+        CameraMemory(feats, np.zeros(6, int), np.ones(6, int))
+
+
 # -- a real run: smoke train, resume, export ---------------------------------------------------------------
 @pytest.fixture(scope="module")
 def smoke_run(tiny_pku: Path, models_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -402,6 +451,30 @@ def test_train_without_torch_says_how_to_install(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
     assert main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
     assert "reidkit[train]" in capsys.readouterr().err
+
+
+def test_camera_memory_run_trains_logs_its_terms_and_resumes_exactly(
+    tiny_pku: Path, models_root: Path, tmp_path: Path
+) -> None:
+    from reidkit.train.history import read_csv
+
+    weights = str(models_root / "osnet/osnet_x0_25_msmt17.pth")
+    kw = dict(weights=weights, epochs=2, loss="camera_memory", eval_every=0)
+    straight = train(_config(tiny_pku, tmp_path / "a", **kw), progress=False, log=lambda _m: None)
+    rows = read_csv(tmp_path / "a" / "metrics.csv")
+    assert all(r["intra_camera"] > 0 and r["inter_camera"] > 0 and r["cross_entropy"] is None for r in rows)
+    assert torch.load(tmp_path / "a" / "last.pt", weights_only=False)["memory"].shape[0] == 8  # 4 ids × 2 cameras
+
+    def interrupt_after_first_epoch(message: str) -> None:
+        if message.startswith("epoch 1/2"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(_config(tiny_pku, tmp_path / "b", **kw), progress=False, log=interrupt_after_first_epoch)
+    resumed = train(_config(tiny_pku, tmp_path / "b", **kw), resume=True, progress=False, log=lambda _m: None)
+    assert resumed.rows[1]["loss"] == pytest.approx(straight.rows[1]["loss"], rel=1e-4)  # the memory came back too
+    with pytest.raises(TrainingError, match="unknown loss"):
+        train(_config(tiny_pku, tmp_path / "c", backbone="compact", loss="arcface"), progress=False)
 
 
 def test_eval_every_zero_trains_without_scoring(tiny_pku: Path, tmp_path: Path) -> None:

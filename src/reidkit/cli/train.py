@@ -45,6 +45,11 @@ def train(
     label_smoothing: float = typer.Option(0.1, "--label-smoothing", min=0.0, max=0.99),
     margin: float = typer.Option(0.3, "--margin", min=0.0, help="Triplet margin."),
     triplet_weight: float = typer.Option(1.0, "--triplet-weight", min=0.0),
+    loss: str = typer.Option(
+        "ce_triplet",
+        "--loss",
+        help="ce_triplet (classifier + triplet) or camera_memory (a proxy per identity and camera, no classifier).",
+    ),
     flip: float = typer.Option(0.5, "--flip", min=0.0, max=1.0, help="Horizontal-flip probability."),
     pad: int = typer.Option(10, "--pad", min=0, help="Zero padding before the random crop (pixels)."),
     erase: float = typer.Option(0.5, "--erase", min=0.0, max=1.0, help="Random-erasing probability."),
@@ -83,6 +88,7 @@ def train(
         label_smoothing=label_smoothing,
         margin=margin,
         triplet_weight=triplet_weight,
+        loss=loss,
         flip=flip,
         pad=pad,
         erase=erase,
@@ -165,6 +171,12 @@ def adapt(
     epochs: int = typer.Option(2, "--epochs", min=1, help="Training epochs per round."),
     eps: float = typer.Option(0.6, "--eps", min=0.05, max=0.95, help="DBSCAN radius (Jaccard distance)."),
     min_samples: int = typer.Option(4, "--min-samples", min=2, help="DBSCAN: neighbours of a core crop."),
+    loss: Optional[str] = typer.Option(
+        None,
+        "--loss",
+        help="camera_memory (default: a memory proxy per cluster and camera) or ce_triplet (a new classifier "
+        "each round).",
+    ),
     eval_dir: Optional[Path] = typer.Option(
         None, "--eval", help="A labelled Market-format folder to score each round on (query/, bounding_box_test/)."
     ),
@@ -188,6 +200,7 @@ def adapt(
         epochs=epochs,
         eps=eps,
         min_samples=min_samples,
+        **({"loss": loss} if loss else {}),
         eval_dir=str(eval_dir) if eval_dir else None,
         device=device,
         workers=workers,

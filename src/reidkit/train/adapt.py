@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -22,6 +23,7 @@ from reidkit.data.market import ImageSet
 from reidkit.errors import DatasetError, TrainingError
 from reidkit.images import STILL_SUFFIXES
 from reidkit.metrics.cluster import pseudo_labels
+from reidkit.train.config import LOSSES
 
 
 @dataclass
@@ -43,6 +45,7 @@ class AdaptConfig:
     min_height: float = 32.0  # videos: smaller people are not used
     batch_size: int = 16
     lr: float = 3.5e-4
+    loss: str = "camera_memory"  # camera_memory (proxy memory, see train.memory) | ce_triplet (a new classifier)
     seed: int = 0
     device: str = "auto"
     workers: int = 2
@@ -54,6 +57,11 @@ class Crops:
 
     paths: list[Path]
     groups: list[list[int]] = field(default_factory=list)
+    cameras: list[int] | None = None  # each crop's camera number, when known (None: one camera)
+
+    def camera(self, k: int) -> int:
+        """Crop k's camera number (1 when unknown)."""
+        return self.cameras[k] if self.cameras is not None else 1
 
     def as_set(self) -> ImageSet:
         """An ImageSet with placeholder ids, for embedding."""
@@ -61,15 +69,21 @@ class Crops:
         return ImageSet(tuple(self.paths), np.zeros(n, np.int64), np.zeros(n, np.int64))
 
 
+MARKET_CAMERA = re.compile(r"^[-\d]+_c(\d+)")
+
+
 def crops_from_folder(folder: str | Path) -> Crops:
-    """Every image under a folder (names, and the labels they may carry, are not read)."""
+    """Every image under a folder. Person labels in the names are never read; a camera is read from names in the
+    Market-1501 form (`0001_c2s1_…`: camera 2) when every name has one — cameras are what a site knows."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetError(f"crop folder not found: {folder}")
     paths = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in STILL_SUFFIXES)
     if len(paths) < 8:
         raise DatasetError(f"{folder} holds {len(paths)} images; adaptation needs at least 8 person crops")
-    return Crops(paths)
+    found = [MARKET_CAMERA.match(p.name) for p in paths]
+    cameras = [int(m.group(1)) for m in found] if all(found) else None
+    return Crops(paths, cameras=cameras)
 
 
 def crops_from_videos(videos: Sequence[str | Path], out: Path, stride: int = 5, min_height: float = 32.0) -> Crops:
@@ -84,6 +98,7 @@ def crops_from_videos(videos: Sequence[str | Path], out: Path, stride: int = 5, 
     out.mkdir(parents=True, exist_ok=True)
     pipeline = Pipeline(PipelineConfig(use_reid=False, min_box_height=min_height))
     paths: list[Path] = []
+    cameras: list[int] = []
     tracklets: dict[tuple[int, int], list[int]] = {}
     for v, video in enumerate(videos):
         frames, fps = open_source(video)
@@ -105,20 +120,22 @@ def crops_from_videos(videos: Sequence[str | Path], out: Path, stride: int = 5, 
                 cv2.imwrite(str(path), crop(latest["frame"], box))
                 tracklets.setdefault((v, identity), []).append(len(paths))
                 paths.append(path)
+                cameras.append(v + 1)  # each video is a camera
     if len(paths) < 8:
         raise DatasetError(f"the videos gave {len(paths)} person crops; adaptation needs at least 8")
-    return Crops(paths, [g for g in tracklets.values() if len(g) > 1])
+    return Crops(paths, [g for g in tracklets.values() if len(g) > 1], cameras)
 
 
 def write_pseudo_set(crops: Crops, labels: np.ndarray, folder: Path) -> int:
-    """A Market-format training folder of the clustered crops (links named by pseudo-label); returns its size."""
+    """A Market-format training folder of the clustered crops (links named by pseudo-label and camera); returns
+    its size."""
     train = folder / "bounding_box_train"
     train.mkdir(parents=True, exist_ok=True)
     count = 0
     for k, (path, label) in enumerate(zip(crops.paths, labels)):
         if label < 0:
             continue
-        link = train / f"{int(label):05d}_c1s1_{k:06d}_00{path.suffix.lower()}"
+        link = train / f"{int(label):05d}_c{crops.camera(k)}s1_{k:06d}_00{path.suffix.lower()}"
         try:
             os.symlink(path.resolve(), link)
         except OSError:
@@ -140,6 +157,8 @@ def adapt(cfg: AdaptConfig, log: Callable[[str], None] = print, progress: bool =
     out = Path(cfg.out)
     if (out / "adapt.json").exists():
         raise TrainingError(f"{out} already holds an adaptation run; choose another --out")
+    if cfg.loss not in LOSSES:
+        raise TrainingError(f"unknown loss {cfg.loss!r}; use one of {', '.join(LOSSES)}")
     if bool(cfg.images) == bool(cfg.videos):
         raise TrainingError("adapt needs crops: give --images DIR or --videos FILES (one of them)")
     out.mkdir(parents=True, exist_ok=True)
@@ -188,6 +207,7 @@ def adapt(cfg: AdaptConfig, log: Callable[[str], None] = print, progress: bool =
             epochs=cfg.epochs,
             batch_size=cfg.batch_size,
             lr=cfg.lr,
+            loss=cfg.loss,
             eval_every=0,
             seed=cfg.seed + rnd,
             device=cfg.device,

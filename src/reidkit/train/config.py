@@ -6,6 +6,8 @@ import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+LOSSES = ("ce_triplet", "camera_memory")
+
 
 @dataclass
 class TrainConfig:
@@ -30,6 +32,11 @@ class TrainConfig:
     label_smoothing: float = 0.1
     margin: float = 0.3
     triplet_weight: float = 1.0
+    loss: str = "ce_triplet"  # ce_triplet (classifier + batch-hard triplet) | camera_memory (see train.memory)
+    temperature: float = 0.07  # camera_memory: softmax temperature
+    memory_momentum: float = 0.2  # camera_memory: share of a proxy's old vector kept at each update
+    hard_negatives: int = 50  # camera_memory: other-cluster proxies each inter-camera positive is set against
+    inter_camera_weight: float = 0.5  # camera_memory: weight of the inter-camera term
     flip: float = 0.5
     pad: int = 10
     erase: float = 0.5

@@ -72,9 +72,10 @@ def augment(bgr: np.ndarray, aug: Augment, gen: torch.Generator | None = None) -
 class ReidImages(Dataset):
     """Images of one split with contiguous class labels 0..C-1; augmented when `aug` is given."""
 
-    def __init__(self, images: ImageSet, aug: Augment | None = None):
+    def __init__(self, images: ImageSet, aug: Augment | None = None, indexed: bool = False):
         self.images = images
         self.aug = aug
+        self.indexed = indexed  # items are (image, label, index): the index names the sample for a memory
         ids = np.unique(images.pids)
         self.labels = np.searchsorted(ids, images.pids)
         self.num_classes = len(ids)
@@ -82,14 +83,14 @@ class ReidImages(Dataset):
     def __len__(self) -> int:
         return len(self.images)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int] | tuple[torch.Tensor, int, int]:
         path = self.images.paths[index]
         try:
             bgr = resize(load_image(path))
         except ImageError as exc:
             raise DatasetError(f"training image unusable: {exc}") from None
         x = augment(bgr, self.aug) if self.aug is not None else to_tensor(bgr)
-        return x, int(self.labels[index])
+        return (x, int(self.labels[index]), index) if self.indexed else (x, int(self.labels[index]))
 
 
 class PKSampler(Sampler[list[int]]):

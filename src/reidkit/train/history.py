@@ -5,7 +5,22 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-COLUMNS = ("epoch", "loss", "cross_entropy", "triplet", "lr", "rank1", "rank5", "mAP", "mINP", "seconds")
+COLUMNS = (
+    "epoch",
+    "loss",
+    "cross_entropy",
+    "triplet",
+    "intra_camera",
+    "inter_camera",
+    "lr",
+    "rank1",
+    "rank5",
+    "mAP",
+    "mINP",
+    "seconds",
+)
+
+LOSSES = ("loss", "cross_entropy", "triplet", "intra_camera", "inter_camera")
 
 
 def write_csv(rows: list[dict], path: Path) -> None:
@@ -35,7 +50,9 @@ def plot(rows: list[dict], path: Path) -> None:
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
     trained = [r for r in rows if r.get("loss") is not None]
-    for key in ("loss", "cross_entropy", "triplet"):
+    for key in LOSSES:
+        if any(r.get(key) is None for r in trained):
+            continue
         left.plot([r["epoch"] for r in trained], [r[key] for r in trained], marker="o", label=key)
     left.set_xlabel("epoch")
     left.set_title("training loss")

@@ -21,9 +21,10 @@ from reidkit.errors import DatasetError, TrainingError
 from reidkit.metrics.reid import cosine_distance, evaluate_rank
 from reidkit.train import history
 from reidkit.train.backbones import ReidNet, build_backbone
-from reidkit.train.config import TrainConfig
+from reidkit.train.config import LOSSES, TrainConfig
 from reidkit.train.data import Augment, PKSampler, ReidImages, has_test_split, training_set
 from reidkit.train.losses import batch_hard_triplet, smoothed_cross_entropy
+from reidkit.train.memory import CameraMemory
 
 CHECKPOINT = "last.pt"
 CONFIG = "config.json"
@@ -115,6 +116,51 @@ def evaluate(net: ReidNet, root: Path, device: torch.device) -> dict[str, float]
         gallery.camids,
     )
     return {"rank1": result.rank(1), "rank5": result.rank(5), "mAP": result.mAP, "mINP": result.mINP}
+
+
+def _memory(
+    cfg: TrainConfig, net: ReidNet, images: ImageSet, device: torch.device, saved: torch.Tensor | None = None
+) -> CameraMemory | None:
+    """The proxy memory of a camera_memory run: its saved vectors on resume, else the mean features of each
+    (identity, camera) proxy under the starting model."""
+    if cfg.loss not in LOSSES:
+        raise TrainingError(f"unknown loss {cfg.loss!r}; use one of {', '.join(LOSSES)}")
+    if cfg.loss != "camera_memory":
+        return None
+    labels = np.searchsorted(np.unique(images.pids), images.pids)
+    features = embed_set(net, images, device) if saved is None else np.zeros((len(images), net.feature_dim))
+    memory = CameraMemory(
+        features,
+        labels,
+        images.camids,
+        cfg.temperature,
+        cfg.memory_momentum,
+        cfg.hard_negatives,
+        cfg.inter_camera_weight,
+        device,
+    )
+    if saved is not None:
+        memory.vectors = saved.to(device)
+    return memory
+
+
+def _loss_terms(
+    net: ReidNet,
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    samples: torch.Tensor,
+    cfg: TrainConfig,
+    memory: CameraMemory | None,
+) -> dict[str, torch.Tensor]:
+    """The batch's loss and its named terms (and, for the memory update, the unit features)."""
+    out = net(x)
+    if memory is None:
+        ce = smoothed_cross_entropy(out.logits, labels, cfg.label_smoothing)
+        tri = batch_hard_triplet(out.features, labels, cfg.margin)
+        return {"loss": ce + cfg.triplet_weight * tri, "cross_entropy": ce, "triplet": tri}
+    features = torch.nn.functional.normalize(net.neck(out.features), dim=1)
+    intra, inter = memory.loss(features, samples)
+    return {"loss": memory.total(intra, inter), "intra_camera": intra, "inter_camera": inter, "features": features}
 
 
 def _batches(loader: DataLoader):
@@ -220,7 +266,7 @@ def train(
     run_dir = _prepare_run(cfg, resume)
     device = pick_device(cfg.device)
     seed_everything(cfg.seed)
-    dataset = ReidImages(images, Augment(flip=cfg.flip, pad=cfg.pad, erase=cfg.erase))
+    dataset = ReidImages(images, Augment(flip=cfg.flip, pad=cfg.pad, erase=cfg.erase), indexed=True)
     sampler = PKSampler(dataset.labels, cfg.batch_size, cfg.instances, cfg.seed)
     net = build_net(cfg, dataset.num_classes, run_dir).to(device)
     optimizer = make_optimizer(cfg, net)
@@ -230,12 +276,14 @@ def train(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, warmup, cfg.schedule))
     rows: list[dict] = []
     first_epoch = 0
+    memory = None if resume else _memory(cfg, net, images, device)
     if resume:
         state = torch.load(run_dir / CHECKPOINT, map_location=device, weights_only=False)
         net.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])  # after the scheduler's init, which resets the lr
         scheduler.load_state_dict(state["scheduler"])
         rows, first_epoch = state["rows"], state["epoch"]
+        memory = _memory(cfg, net, images, device, state.get("memory"))
         torch.set_rng_state(state["torch_rng"])
         log(f"resuming {run_dir} after epoch {first_epoch}")
     cfg.save(run_dir / CONFIG)
@@ -253,7 +301,7 @@ def train(
             persistent_workers=False,
         )
         net.train()
-        sums = {"loss": 0.0, "cross_entropy": 0.0, "triplet": 0.0}
+        sums: dict[str, float] = {}
         tick = time.perf_counter()
         bar = tqdm(
             _batches(loader),
@@ -262,12 +310,10 @@ def train(
             disable=not progress,
             leave=False,
         )
-        for x, labels in bar:
-            x, labels = x.to(device), labels.to(device)
-            out = net(x)
-            ce = smoothed_cross_entropy(out.logits, labels, cfg.label_smoothing)
-            tri = batch_hard_triplet(out.features, labels, cfg.margin)
-            loss = ce + cfg.triplet_weight * tri
+        for x, labels, samples in bar:
+            x, labels, samples = x.to(device), labels.to(device), samples.to(device)
+            terms = _loss_terms(net, x, labels, samples, cfg, memory)
+            loss = terms["loss"]
             if not torch.isfinite(loss):
                 raise TrainingError(f"loss became {loss.item()} at epoch {epoch + 1}; lower --lr")
             optimizer.zero_grad(set_to_none=True)
@@ -276,8 +322,11 @@ def train(
                 torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip_grad)
             optimizer.step()
             scheduler.step()
-            for key, value in (("loss", loss), ("cross_entropy", ce), ("triplet", tri)):
-                sums[key] += value.item()
+            for key, value in terms.items():
+                if key != "features":
+                    sums[key] = sums.get(key, 0.0) + value.item()
+            if memory is not None:
+                memory.update(terms["features"], samples)
             bar.set_postfix(loss=f"{loss.item():.3f}")
         row = {
             "epoch": epoch + 1,
@@ -300,6 +349,7 @@ def train(
                 "config": asdict(cfg),
                 "feature_dim": net.feature_dim,
                 "torch_rng": torch.get_rng_state(),
+                "memory": None if memory is None else memory.vectors.cpu(),
             },
         )
         history.write_csv(rows, run_dir / METRICS)
