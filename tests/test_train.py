@@ -475,6 +475,7 @@ def test_camera_memory_run_trains_logs_its_terms_and_resumes_exactly(
     assert resumed.rows[1]["loss"] == pytest.approx(straight.rows[1]["loss"], rel=1e-4)  # the memory came back too
     with pytest.raises(TrainingError, match="unknown loss"):
         train(_config(tiny_pku, tmp_path / "c", backbone="compact", loss="arcface"), progress=False)
+    assert not (tmp_path / "c").exists()  # refused before any folder is made
 
 
 def test_eval_every_zero_trains_without_scoring(tiny_pku: Path, tmp_path: Path) -> None:

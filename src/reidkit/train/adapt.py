@@ -23,7 +23,7 @@ from reidkit.data.market import ImageSet
 from reidkit.errors import DatasetError, TrainingError
 from reidkit.images import STILL_SUFFIXES
 from reidkit.metrics.cluster import pseudo_labels
-from reidkit.train.config import LOSSES
+from reidkit.train.config import check_loss
 
 
 @dataclass
@@ -157,8 +157,7 @@ def adapt(cfg: AdaptConfig, log: Callable[[str], None] = print, progress: bool =
     out = Path(cfg.out)
     if (out / "adapt.json").exists():
         raise TrainingError(f"{out} already holds an adaptation run; choose another --out")
-    if cfg.loss not in LOSSES:
-        raise TrainingError(f"unknown loss {cfg.loss!r}; use one of {', '.join(LOSSES)}")
+    check_loss(cfg.loss)
     if bool(cfg.images) == bool(cfg.videos):
         raise TrainingError("adapt needs crops: give --images DIR or --videos FILES (one of them)")
     out.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,15 @@ import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from reidkit.errors import TrainingError
+
 LOSSES = ("ce_triplet", "camera_memory")
+
+
+def check_loss(name: str) -> None:
+    """Refuse a loss this version does not know (before any folder is made)."""
+    if name not in LOSSES:
+        raise TrainingError(f"unknown loss {name!r}; use one of {', '.join(LOSSES)}")
 
 
 @dataclass

@@ -21,7 +21,7 @@ from reidkit.errors import DatasetError, TrainingError
 from reidkit.metrics.reid import cosine_distance, evaluate_rank
 from reidkit.train import history
 from reidkit.train.backbones import ReidNet, build_backbone
-from reidkit.train.config import LOSSES, TrainConfig
+from reidkit.train.config import TrainConfig, check_loss
 from reidkit.train.data import Augment, PKSampler, ReidImages, has_test_split, training_set
 from reidkit.train.losses import batch_hard_triplet, smoothed_cross_entropy
 from reidkit.train.memory import CameraMemory
@@ -123,8 +123,6 @@ def _memory(
 ) -> CameraMemory | None:
     """The proxy memory of a camera_memory run: its saved vectors on resume, else the mean features of each
     (identity, camera) proxy under the starting model."""
-    if cfg.loss not in LOSSES:
-        raise TrainingError(f"unknown loss {cfg.loss!r}; use one of {', '.join(LOSSES)}")
     if cfg.loss != "camera_memory":
         return None
     labels = np.searchsorted(np.unique(images.pids), images.pids)
@@ -262,6 +260,7 @@ def train(
         cfg = resumed_config(cfg, run_dir, explicit)
     elif not resume:
         cfg = starting_point(cfg)
+    check_loss(cfg.loss)
     images = training_set(cfg.data)
     run_dir = _prepare_run(cfg, resume)
     device = pick_device(cfg.device)
