@@ -116,6 +116,11 @@ def test_track_on_ray_matches_the_single_process_format(data_root, tmp_path, cap
     assert frames.min() >= 1 and frames.max() <= 795 and np.all(np.diff(frames) >= 0)
     events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
     assert {e["event"] for e in events} >= {"first_seen", "ended"}
+    # re-associated as a single-machine run of files is: the MOT file and the event log carry the final ids
+    assert events[-1]["event"] == "reassociated" and summary["reassociation"]["identities"] == summary["identities"]
+    assert summary["identities"] <= summary["online_identities"]
+    mot_ids = set(np.loadtxt(out / "pets.txt", delimiter=",")[:, 1].astype(int).tolist())
+    assert mot_ids == {e["id"] for e in events if e["event"] == "first_seen"} and len(mot_ids) == summary["identities"]
     assert main(["eval", "mot", "--pred", str(out / "pets.txt"), "--gt", gt, "--gt-scale", "0.625", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     # segments stitched across their boundaries: tracking quality stays at the single-process run's (IDF1 0.82)

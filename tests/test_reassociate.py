@@ -321,3 +321,18 @@ def test_replayed_events_are_interleaved_by_time():
     new = [{"event": "zone_left", "time_s": 3.0}, {"event": "zone_entered", "time_s": 0.5}]
     got = [e["event"] for e in interleaved(log, new)]
     assert got == ["first_seen", "stream_lost", "zone_entered", "lost", "zone_left", "identity_merged", "reassociated"]
+
+
+def test_stitched_ray_tracks_become_a_tracklet_book_keyed_like_their_events():
+    from reidkit.scale.stitch import Track, book_of
+    from reidkit.scale.work import Tracklet as SegmentTracklet
+
+    rows = np.array([[10, 0, 0, 10, 20, 0.9], [11, 1, 0, 11, 20, 0.8]])
+    unit = np.eye(4, dtype=np.float32)
+    a = Track("gate", "gate.mp4", [SegmentTracklet("gate", "gate.mp4", 0, 1, rows, rows[:0], unit[[0, 1]], 5.0)])
+    b = Track("hall", "hall.mp4", [SegmentTracklet("hall", "hall.mp4", 0, 1, rows, rows[:0], unit[:0], 5.0)])
+    book = book_of([a, b], {0: 7, 1: 9})
+    gate, hall = book.tracklets[("gate", 1)], book.tracklets[("hall", 2)]
+    assert (gate.online_id, hall.online_id) == (7, 9)
+    assert gate.rows[1] == (11, 1.0, 0.0, 11.0, 20.0, 0.8, 11 / 5.0)  # frame, box, score, time in seconds
+    assert np.allclose(gate.feature(), [0.5, 0.5, 0, 0]) and not hall.has_appearance

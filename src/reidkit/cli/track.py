@@ -147,7 +147,9 @@ def track(
                 f"{unsupported[0]} does not work with --ray yet (archives: `reidkit gallery index --ray` fills a "
                 "gallery; the live sinks need the single-machine runtime)"
             )
-        _track_on_ray(sources_list, output, config, names, layout, ray, segment_s, workers, max_frames, as_json)
+        _track_on_ray(
+            sources_list, output, config, names, layout, ray, segment_s, workers, max_frames, as_json, reassociate
+        )
         return
     store = None
     if gallery is not None:
@@ -199,7 +201,9 @@ def track(
         err.print(f"warning: {escape(notice)}")
 
 
-def _track_on_ray(sources, output, config, names, layout, address, segment_s, workers, max_frames, as_json):
+def _track_on_ray(
+    sources, output, config, names, layout, address, segment_s, workers, max_frames, as_json, reassociate=None
+):
     from reidkit.sources import is_live
 
     if any(is_live(str(s)) for s in sources):
@@ -209,7 +213,17 @@ def _track_on_ray(sources, output, config, names, layout, address, segment_s, wo
     else:
         from reidkit.scale.ray_jobs import ray_track
 
-        summary = ray_track(sources, output, config, names, layout, address, segment_s, workers=workers)
+        summary = ray_track(
+            sources,
+            output,
+            config,
+            names,
+            layout,
+            address,
+            segment_s,
+            workers=workers,
+            reassociate=reassociate is not False,
+        )
     if as_json:
         print_json(summary)
         return

@@ -331,15 +331,17 @@ def ray_track(
     overlap_s: float = 5.0,
     workers: int | None = None,
     progress: bool = True,
+    reassociate: bool = True,
 ) -> dict:
     """`reidkit track FILES --ray`: segments tracked by a worker pool, stitched and linked on the driver with the
-    same fusion rules as the single-machine runtime; writes `<camera>.txt`, `events.jsonl`, `summary.json`."""
+    same fusion rules as the single-machine runtime, then (`reassociate`, the default for files) re-associated
+    as a single-machine run is; writes `<camera>.txt`, `events.jsonl`, `summary.json` with the final ids."""
     import json
 
-    from reidkit.data.mot import mot_line
-    from reidkit.files import make_dir
+    from reidkit.files import atomic_write, make_dir
     from reidkit.pipeline import new_fusion
-    from reidkit.scale.stitch import link, stitch
+    from reidkit.reassociate import relabel_events, rewrite_mot
+    from reidkit.scale.stitch import book_of, link, stitch
     from reidkit.scale.work import media_segments
     from reidkit.sources import camera_names, is_live
 
@@ -367,25 +369,29 @@ def ray_track(
     fusion = new_fusion(config, layout)
     tracks = stitch(tracklets)
     ids, events = link(tracks, fusion)
-    rows: dict[str, list] = {n: [] for n in names}
-    for k, track in enumerate(tracks):
-        for frame, x0, y0, x1, y1, score in track.rows:
-            rows[track.camera].append((int(frame) + 1, ids[k], (x0, y0, x1, y1), score))
-    for name, camera_rows in rows.items():
-        camera_rows.sort(key=lambda r: (r[0], r[1]))
-        lines = [mot_line(*r) for r in camera_rows]
-        (out / f"{name}.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
-    with open(out / "events.jsonl", "w", encoding="utf-8") as fh:
-        for event in sorted(events, key=lambda e: e["time_s"]):
-            fh.write(json.dumps(event) + "\n")
+    events.sort(key=lambda e: e["time_s"])
+    book = book_of(tracks, ids)
+    labels = {t.key: t.online_id for t in book.tracklets.values()}
+    result = None
+    if reassociate:
+        from reidkit.reassociate import ReassociationConfig
+        from reidkit.reassociate import reassociate as reassociate_book
+
+        result = reassociate_book(book, fusion.gallery.calibration, layout, ReassociationConfig())
+        labels = result.labels
+        events = relabel_events([*events, *result.events, {"event": "reassociated", **result.summary()}], labels)
+    rewrite_mot(out, book, labels, names)
+    with atomic_write(out / "events.jsonl") as fh:
+        fh.writelines(json.dumps(event) + "\n" for event in events)
+    rows = {name: sum(len(t.rows) for t in book.tracklets.values() if t.camera == name) for name in names}
     seconds = time.perf_counter() - started
     frames = int(sum(w["frames"] for w in stats["workers"].values()))
     summary = {
         "sources": [
-            {"source": str(s), "camera": n, "results": str(out / f"{n}.txt"), "rows": len(rows[n])}
+            {"source": str(s), "camera": n, "results": str(out / f"{n}.txt"), "rows": rows[n]}
             for s, n in zip(sources, names)
         ],
-        "identities": len(set(ids.values())),
+        "identities": len(set(labels.values())),
         "segments": len(segments),
         "tracklets": len(tracklets),
         "retried": stats["retried"],
@@ -396,5 +402,8 @@ def ray_track(
         "frames_per_second": round(frames / max(seconds, 1e-9), 2),
         "warnings": [f"skipped {s['file']}: {s['reason']}" for s in skipped + stats["failed"]],
     }
+    if result is not None:
+        summary["online_identities"] = len(set(ids.values()))
+        summary["reassociation"] = result.summary()
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
     return summary

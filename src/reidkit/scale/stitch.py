@@ -6,6 +6,7 @@
 2. `link`: the stitched tracks of every file become global identities through the same `IdentityFusion` as the
    live runtime — the same space–time rules — replayed in time order: a track is confirmed at its first frame
    (with exemplars spread over its whole life) and ends at its last.
+3. `book_of`: the stitched tracks as a TrackletBook, for the same re-association pass as a single-machine run.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import numpy as np
 
 from reidkit.scale.work import Tracklet
 from reidkit.track.association import assign, iou_matrix
+from reidkit.track.tracklets import Tracklet as CameraTracklet
+from reidkit.track.tracklets import TrackletBook
 
 
 @dataclass
@@ -136,3 +139,19 @@ def link(tracks: list[Track], fusion) -> tuple[dict[int, int], list[dict]]:
             result = fusion.update(camera, when, int(row[0]), [("removed", t)], list(here.values()), None)
         events += result.events
     return ids, events
+
+
+def book_of(tracks: list[Track], ids: dict[int, int]) -> TrackletBook:
+    """The stitched tracks as camera tracklets (track k is camera track k + 1, as in `link`'s events, with its
+    linked id as the online id); appearance: the mean of the track's exemplars, each of quality 1."""
+    book = TrackletBook()
+    for k, track in enumerate(tracks):
+        tracklet = CameraTracklet(track.camera, k + 1, int(ids[k]))
+        fps = track.fps
+        tracklet.rows = [(int(r[0]), *(float(v) for v in r[1:6]), float(r[0] / fps)) for r in track.rows]
+        exemplars = track.exemplars.astype(np.float64)
+        if len(exemplars):
+            tracklet.weighted, tracklet.weight_sum = exemplars.sum(0), float(len(exemplars))
+            tracklet.exemplars = [(1.0, e) for e in exemplars]
+        book.tracklets[tracklet.key] = tracklet
+    return book
