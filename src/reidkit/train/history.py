@@ -5,22 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-COLUMNS = (
-    "epoch",
-    "loss",
-    "cross_entropy",
-    "triplet",
-    "intra_camera",
-    "inter_camera",
-    "lr",
-    "rank1",
-    "rank5",
-    "mAP",
-    "mINP",
-    "seconds",
-)
-
 LOSSES = ("loss", "cross_entropy", "triplet", "intra_camera", "inter_camera")
+COLUMNS = ("epoch", *LOSSES, "lr", "rank1", "rank5", "mAP", "mINP", "seconds")
 
 
 def write_csv(rows: list[dict], path: Path) -> None:

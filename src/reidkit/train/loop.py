@@ -149,16 +149,16 @@ def _loss_terms(
     samples: torch.Tensor,
     cfg: TrainConfig,
     memory: CameraMemory | None,
-) -> dict[str, torch.Tensor]:
-    """The batch's loss and its named terms (and, for the memory update, the unit features)."""
+) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
+    """The batch's loss and its named terms, and (for the memory update) the unit features."""
     out = net(x)
     if memory is None:
         ce = smoothed_cross_entropy(out.logits, labels, cfg.label_smoothing)
         tri = batch_hard_triplet(out.features, labels, cfg.margin)
-        return {"loss": ce + cfg.triplet_weight * tri, "cross_entropy": ce, "triplet": tri}
+        return {"loss": ce + cfg.triplet_weight * tri, "cross_entropy": ce, "triplet": tri}, None
     features = torch.nn.functional.normalize(net.neck(out.features), dim=1)
     intra, inter = memory.loss(features, samples)
-    return {"loss": memory.total(intra, inter), "intra_camera": intra, "inter_camera": inter, "features": features}
+    return {"loss": memory.total(intra, inter), "intra_camera": intra, "inter_camera": inter}, features
 
 
 def _batches(loader: DataLoader):
@@ -311,7 +311,7 @@ def train(
         )
         for x, labels, samples in bar:
             x, labels, samples = x.to(device), labels.to(device), samples.to(device)
-            terms = _loss_terms(net, x, labels, samples, cfg, memory)
+            terms, features = _loss_terms(net, x, labels, samples, cfg, memory)
             loss = terms["loss"]
             if not torch.isfinite(loss):
                 raise TrainingError(f"loss became {loss.item()} at epoch {epoch + 1}; lower --lr")
@@ -322,10 +322,9 @@ def train(
             optimizer.step()
             scheduler.step()
             for key, value in terms.items():
-                if key != "features":
-                    sums[key] = sums.get(key, 0.0) + value.item()
+                sums[key] = sums.get(key, 0.0) + value.item()
             if memory is not None:
-                memory.update(terms["features"], samples)
+                memory.update(features, samples)
             bar.set_postfix(loss=f"{loss.item():.3f}")
         row = {
             "epoch": epoch + 1,
