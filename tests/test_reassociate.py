@@ -267,12 +267,26 @@ def test_rewritten_outputs_agree(tmp_path, new_gallery):
 def test_online_identities_are_the_starting_point_unless_told_otherwise():
     book = TrackletBook()
     tracklet(book, "a", 1, 0, 0, 3, online=5)
-    tracklet(book, "b", 1, 1, 10, 13, online=5)  # the online pass joined two looks: the pass starts from that
+    tracklet(book, "b", 1, 1, 6, 9, online=5)  # the online pass joined two looks 3 s apart: the pass starts from that
     seeded = reassociate(book, CAL)
     assert seeded.labels[("a", 1)] == seeded.labels[("b", 1)] == 5 and not seeded.events
     fresh = reassociate(book, CAL, config=ReassociationConfig(seed_online=False))
     assert fresh.labels[("a", 1)] != fresh.labels[("b", 1)]
     assert [e["event"] for e in fresh.events] == ["identity_split"]
+
+
+def test_online_reidentifications_after_a_long_absence_are_judged_again():
+    book = TrackletBook()
+    tracklet(book, "a", 1, 0, 0, 3, online=5)
+    tracklet(book, "a", 2, 0, 4, 6, online=5)  # 1 s later, same look: kept
+    tracklet(book, "b", 1, 1, 20, 23, online=5)  # 14 s after, another look: the online re-identification is undone
+    tracklet(book, "b", 2, 0, 40, 43, online=7)  # the first look again, 34 s later: joined on appearance
+    result = reassociate(book, CAL)
+    labels = result.labels
+    assert labels[("a", 1)] == labels[("a", 2)] == labels[("b", 2)] == 5 and labels[("b", 1)] != 5
+    assert sorted(e["event"] for e in result.events) == ["identity_merged", "identity_split"]
+    trusting = reassociate(book, CAL, config=ReassociationConfig(seed_gap_s=math.inf))
+    assert trusting.labels[("b", 1)] == 5
 
 
 def test_live_run_emits_and_applies_merges(data_root, tmp_path, capsys):

@@ -14,8 +14,10 @@ average-linkage clustering:
 - **transit windows**: a merge is refused when, on the merged timeline, a step from camera A to camera B falls
   outside the A→B link's window, or a step within one camera moves faster than the motion gate allows.
 
-With `seed_online` the clustering starts from the online identities (their tracklets joined first, as far as the
-constraints allow) and only merges on top of them. Two clusters are scored by the calibrated log-odds of their
+With `seed_online` the clustering starts from the online identities where they carried a person across a short
+gap (the next tracklet of an id begins within `seed_gap_s` of the last one's end: a hand-over, an occlusion),
+joined first as far as the constraints allow; the online pass's re-identifications after longer absences were
+made from the few crops of a just-confirmed track, so here they must earn their merge like any other pair. Two clusters are scored by the calibrated log-odds of their
 average link (the mean pairwise cosine of their tracklets' crops, in the units of the re-id model's calibration)
 plus a **hand-over bonus** where a tracklet of one starts, within `handover_s`, about where a tracklet of the other
 ended on the ground plane (as far as people on this run walk in the gap: the speed is measured from the run's own
@@ -49,6 +51,7 @@ class ReassociationConfig:
     min_common: int = 3  # same-time samples needed to compare ground points
     min_rows: int = 3  # shorter tracklets carry too little evidence to move: they follow their online id
     seed_online: bool = True  # start from the online identities (their tracklets joined first), then merge on top
+    seed_gap_s: float = 5.0  # ...but only across gaps this short: longer-gap online re-identifications are re-judged
     camera_bias: bool = False  # remove each camera's mean feature (adding back the overall mean) before linking;
     # measured on the layouts of docs/benchmarks.md and left off (see there)
     handover_bonus: float = 3.0  # log-odds added to clusters where one tracklet takes over from another in
@@ -289,7 +292,7 @@ def _clustered(tracklets: list[Tracklet], calibration, layout: CameraLayout, con
         features = without_camera_bias(features, [t.camera for t in tracklets])
     cannot, must = pair_constraints(tracklets, layout, config)
     if config.seed_online:
-        must = [*must, *_online_pairs(tracklets)]
+        must = [*must, *_online_pairs(tracklets, config.seed_gap_s)]
     bonus = config.handover_bonus * handovers(tracklets, layout, config.handover_s) if config.handover_bonus else None
     labels = cluster(
         log_odds(features, calibration),
@@ -330,14 +333,16 @@ def without_camera_bias(features: np.ndarray, cameras: list[str]) -> np.ndarray:
     return out
 
 
-def _online_pairs(tracklets: list[Tracklet]) -> list[tuple[int, int]]:
-    """Index pairs chaining the tracklets that the online pass gave one identity (in start order)."""
+def _online_pairs(tracklets: list[Tracklet], within_s: float = math.inf) -> list[tuple[int, int]]:
+    """Index pairs chaining the tracklets that the online pass gave one identity (in start order), where the next
+    one begins at most `within_s` after the end of the one before."""
     last: dict[int, int] = {}
     pairs = []
     for k, t in enumerate(tracklets):
-        if t.online_id in last:
-            pairs.append((last[t.online_id], k))
-        last[t.online_id] = k
+        before = last.get(t.online_id)
+        if before is not None and t.start - tracklets[before].end <= within_s:
+            pairs.append((before, k))
+        last[t.online_id] = k if before is None else max(before, k, key=lambda i: tracklets[i].end)
     return pairs
 
 
