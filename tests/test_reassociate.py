@@ -180,6 +180,15 @@ def test_cluster_is_average_linkage_with_constraints():
     assert logit(0.5) == 0 and logit(0.95) == pytest.approx(2.944, abs=1e-3)
 
 
+def test_a_member_without_appearance_does_not_hide_its_cluster():
+    nan = np.nan
+    sim = np.array([[nan, nan, nan], [nan, 1.0, 0.9], [nan, 0.9, 1.0]])  # item 0 has no appearance
+    labels = cluster(sim, np.zeros((3, 3), bool), [(0, 1)], 0.5)  # 0 joins 1 (overlap): 1 still compares with 2
+    assert labels[0] == labels[1] == labels[2]
+    alone = cluster(sim, np.zeros((3, 3), bool), [], 0.5)  # nothing comparable: 0 stays alone (even odds, 0 < 0.5)
+    assert alone[0] != alone[1] == alone[2]
+
+
 def test_crop_quality():
     boxes = np.array([[0, 10, 40, 110], [100, 10, 140, 110], [110, 20, 150, 120], [300, 10, 320, 60]], float)
     q = crop_quality(boxes, 640, 480)

@@ -218,46 +218,51 @@ def cluster(
     threshold: float,
     allowed=lambda members: True,
     bonus: np.ndarray | None = None,
+    unknown: float = 0.0,
 ) -> np.ndarray:
     """Constrained average-linkage clustering of N items by their N×N similarity (NaN: not comparable, e.g. a
     tracklet without appearance): must-link pairs first, then the best allowed pair of clusters while their mean
-    pairwise similarity, plus the largest `bonus` (N×N) between their members, exceeds `threshold`.
-    `allowed(member indices)` may refuse a merge. Returns a cluster label per item."""
+    similarity over their comparable member pairs (`unknown` where none is comparable), plus the largest `bonus`
+    (N×N) between their members, exceeds `threshold`. `allowed(member indices)` may refuse a merge. Returns a
+    cluster label per item."""
     n = len(similarity)
-    sim = np.where(np.isnan(similarity), -np.inf, similarity).astype(np.float64)
-    np.fill_diagonal(sim, -np.inf)
+    comparable = ~np.isnan(similarity)
+    total = np.where(comparable, similarity, 0.0).astype(np.float64)  # Σ similarity over comparable member pairs
+    count = comparable.astype(np.float64)  # how many pairs that is
+    np.fill_diagonal(total, 0.0)
+    np.fill_diagonal(count, 0.0)
     extra = np.zeros((n, n)) if bonus is None else np.asarray(bonus, dtype=np.float64).copy()
-    cannot = cannot.copy()
+    blocked = cannot.copy()  # cannot-links, refused merges and clusters merged away
+    np.fill_diagonal(blocked, True)
     members = [[i] for i in range(n)]
     owner = np.arange(n)
 
     def merge(a: int, b: int) -> None:
-        na, nb = len(members[a]), len(members[b])
-        row = (na * sim[a] + nb * sim[b]) / (na + nb)
-        row[np.isnan(row)] = -np.inf
-        sim[a], sim[:, a] = row, row
-        sim[a, a] = -np.inf
-        sim[b], sim[:, b] = -np.inf, -np.inf
+        for m in (total, count):
+            m[a] += m[b]
+            m[:, a] = m[a]
+            m[a, a] = 0.0
         extra[a] = extra[:, a] = np.maximum(extra[a], extra[b])
-        extra[b] = extra[:, b] = 0.0
-        cannot[a] |= cannot[b]
-        cannot[:, a] = cannot[a]
+        blocked[a] |= blocked[b]
+        blocked[:, a] = blocked[a]
+        blocked[b], blocked[:, b] = True, True
         members[a] += members[b]
         members[b] = []
         owner[members[a]] = a
 
     for i, j in must:
         a, b = owner[i], owner[j]
-        if a != b and not cannot[a, b] and allowed(members[a] + members[b]):
+        if a != b and not blocked[a, b] and allowed(members[a] + members[b]):
             merge(min(a, b), max(a, b))
     while True:
-        masked = np.where(cannot, -np.inf, sim + extra)
+        mean = np.divide(total, count, out=np.full((n, n), unknown), where=count > 0)
+        masked = np.where(blocked, -np.inf, mean + extra)
         flat = int(np.argmax(masked))
         a, b = divmod(flat, n)
         if not masked[a, b] > threshold:
             break
         if not allowed(members[a] + members[b]):
-            cannot[a, b] = cannot[b, a] = True
+            blocked[a, b] = blocked[b, a] = True
             continue
         merge(min(a, b), max(a, b))
     return owner.copy()
