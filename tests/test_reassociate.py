@@ -333,6 +333,25 @@ def test_live_run_emits_and_applies_merges(data_root, tmp_path, capsys):
     assert all(names[f"person-{i}"].sightings > 0 for i in survivors)
 
 
+def test_preview_follows_live_merges():
+    from types import SimpleNamespace
+
+    from reidkit.preview import PreviewHub
+
+    hub = PreviewHub(["a", "b"])
+    frame = SimpleNamespace(camera="b", ids=[7], boxes=np.array([[1.0, 2, 30, 80]]), shown=None)
+    hub.event({"event": "first_seen", "id": 3, "camera": "a", "frame": 1, "time_s": 0.1})
+    hub.event({"event": "first_seen", "id": 7, "camera": "b", "frame": 40, "time_s": 4.0})
+    hub.frame(frame)
+    assert hub.visible["b"][0]["id"] == 7
+    hub.event({"event": "identity_merged", "id": 3, "merged": [7], "tracks": [["b", 1]], "live": True, "time_s": 5})
+    hub.frame(frame)  # the tracker still says 7: the preview shows the survivor
+    assert hub.visible["b"][0]["id"] == 3
+    hub.event({"event": "lost", "id": 7, "camera": "b", "frame": 60, "time_s": 6.0})
+    assert [e["event"] for e in hub.history_of("3")] == ["first_seen", "first_seen", "identity_merged", "lost"]
+    assert hub.history_of("7") == hub.history_of("3") and hub.history_of("9") is None
+
+
 def test_replayed_events_are_interleaved_by_time():
     log = [
         {"event": "first_seen", "time_s": 0.0},

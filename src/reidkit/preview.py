@@ -6,7 +6,8 @@ thread; the tracker only hands it frames (`PreviewSink`), JPEG encoding is throt
     GET /stream/<camera>.mjpg  multipart/x-mixed-replace JPEG stream
     GET /snapshot/<camera>.jpg the latest annotated frame
     GET /identities.json       {camera: [{"id", "box", "since_s"}]}
-    GET /history/<id>.json     the events of one identity in this run (newest last, at most 200)
+    GET /history/<id>.json     the events of one identity in this run (newest last, at most 200); an id merged
+                               into another by a live correction answers with the survivor's
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class PreviewHub:
         self.version: dict[str, int] = {c: 0 for c in cameras}
         self.visible: dict[str, list[dict]] = {c: [] for c in cameras}
         self.history: dict[int, deque] = {}
+        self.alias: dict[int, int] = {}  # an id merged away by a live correction -> the id it was merged into
         self._last: dict[str, float] = {}
         self.closed = False
 
@@ -82,14 +84,15 @@ class PreviewHub:
         from reidkit.annotate import draw_tracks
 
         now = time.monotonic()
+        ids = [self.root(int(i)) for i in result.ids]
         self.visible[result.camera] = [
-            {"id": int(i), "box": [round(float(v), 1) for v in b], "gallery": self.gallery_ids.get(int(i))}
-            for i, b in zip(result.ids, result.boxes)
+            {"id": i, "box": [round(float(v), 1) for v in b], "gallery": self.gallery_ids.get(i)}
+            for i, b in zip(ids, result.boxes)
         ]
         if now - self._last.get(result.camera, 0.0) < self.min_interval or result.shown is None:
             return
         self._last[result.camera] = now
-        image = draw_tracks(result.shown.copy(), result.boxes, result.ids)
+        image = draw_tracks(result.shown.copy(), result.boxes, ids)
         ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 75])
         if ok:
             with self.cond:
@@ -98,8 +101,25 @@ class PreviewHub:
                 self.cond.notify_all()
 
     def event(self, event: dict) -> None:
-        if "id" in event:
-            self.history.setdefault(int(event["id"]), deque(maxlen=200)).append(event)
+        """Keep an identity's event; a live `identity_merged` folds the merged ids into the survivor: their history
+        joins its history and their tracks show its id from then on."""
+        if "id" not in event:
+            return
+        survivor = self.root(int(event["id"]))
+        if event.get("event") == "identity_merged" and event.get("live"):
+            for merged in {self.root(int(i)) for i in event.get("merged", [])} - {survivor}:
+                self.alias[merged] = survivor
+                older = self.history.pop(merged, ())
+                mine = self.history.get(survivor, ())
+                joined = sorted([*older, *mine], key=lambda e: e.get("time_s", 0.0))
+                self.history[survivor] = deque(joined, maxlen=200)
+        self.history.setdefault(survivor, deque(maxlen=200)).append(event)
+
+    def root(self, identity: int) -> int:
+        """The id an identity shows as now (itself unless a live correction merged it into another)."""
+        while identity in self.alias:
+            identity = self.alias[identity]
+        return identity
 
     def wait(self, camera: str, seen: int, timeout: float = 1.0) -> tuple[int, bytes | None]:
         with self.cond:
@@ -124,7 +144,10 @@ class PreviewHub:
         return PAGE.format(cameras=cams, base=base, report=link)
 
     def history_of(self, key: str) -> list | None:
-        return list(self.history[int(key)]) if key.isdigit() and int(key) in self.history else None
+        if not key.isdigit():
+            return None
+        identity = self.root(int(key))
+        return list(self.history[identity]) if identity in self.history else None
 
     def mjpeg(self, camera: str):
         """multipart/x-mixed-replace chunks of a camera's annotated frames, until the run ends."""
