@@ -136,6 +136,22 @@ def test_hand_over_in_space_and_time_joins_a_weaker_look():
     assert reassociate(handed_over, CAL).identities_after == 2  # no homographies: no floor, no hand-over
 
 
+def test_a_tracklet_without_appearance_is_joined_by_a_hand_over_alone():
+    layout = side_by_side()
+
+    def pair(**later) -> TrackletBook:
+        book = TrackletBook()
+        tracklet(book, "a", 1, 0, 0, 3, x=160, vx=10, noise=0.01)
+        unseen = tracklet(book, "b", 1, 0, online=2, **later)  # every crop cut by the frame edge, say
+        unseen.weighted, unseen.weight_sum, unseen.exemplars = None, 0.0, []
+        return book
+
+    assert reassociate(pair(t0=4, t1=7, x=30, vx=10), CAL, layout).identities_after == 1
+    assert reassociate(pair(t0=40, t1=43, x=30), CAL, layout).identities_after == 2  # no hand-over: nothing to go on
+    no_bonus = ReassociationConfig(handover_bonus=0.0)
+    assert reassociate(pair(t0=4, t1=7, x=30, vx=10), CAL, layout, no_bonus).identities_after == 2
+
+
 def test_hand_overs_and_the_runs_own_walking_speed():
     layout = side_by_side(radius=10.0)
     book = TrackletBook()

@@ -21,7 +21,8 @@ made from the few crops of a just-confirmed track, so here they must earn their 
 average link (the mean pairwise cosine of their tracklets' crops, in the units of the re-id model's calibration)
 plus a **hand-over bonus** where a tracklet of one starts, within `handover_s`, about where a tracklet of the other
 ended on the ground plane (as far as people on this run walk in the gap: the speed is measured from the run's own
-tracklets); clusters merge while that score exceeds the log-odds of `threshold`. Tracklets shorter than `min_rows`
+tracklets); clusters merge while that score exceeds the log-odds of `threshold`. A tracklet without appearance
+(every crop cut by the frame edge or covered) is left out of the average link, and joins on a hand-over alone. Tracklets shorter than `min_rows`
 are not clustered (one or two boxes say too little): they follow their online id.
 """
 
@@ -299,13 +300,17 @@ def _clustered(tracklets: list[Tracklet], calibration, layout: CameraLayout, con
     if config.seed_online:
         must = [*must, *_online_pairs(tracklets, config.seed_gap_s)]
     bonus = config.handover_bonus * handovers(tracklets, layout, config.handover_s) if config.handover_bonus else None
+    threshold = logit(config.threshold)
     labels = cluster(
         log_odds(features, calibration),
         cannot,
         must,
-        logit(config.threshold),
+        threshold,
         lambda idx: timeline_allowed([tracklets[k] for k in idx], layout, config.max_speed),
         bonus,
+        # clusters appearance cannot compare (every crop of one side cut by the frame edge or covered) are joined
+        # by a hand-over alone
+        unknown=threshold - config.handover_bonus + 1e-6 if config.handover_bonus > 0 else -math.inf,
     )
     return final_ids(tracklets, labels)
 
