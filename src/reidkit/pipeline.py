@@ -605,30 +605,17 @@ def _rewrite_outputs(out: Path, names, book, result, sinks, layout, fps: dict) -
     track that held the person then."""
     from reidkit.reassociate import rewrite_events, rewrite_mot
     from reidkit.sinks import GallerySink
-    from reidkit.zones import EVENTS
+    from reidkit.zones import EVENTS, replay_book
 
     rewrite_mot(out, book, result.labels, names)
     if layout is not None and layout.has_zones:
-        visits = _replayed_visits(book, result.labels, layout, names, fps)
+        visits = replay_book(layout, book, result.labels, names, fps)
         rewrite_events(out / "events.jsonl", result.labels, EVENTS, visits)
     else:
         rewrite_events(out / "events.jsonl", result.labels)
     for sink in sinks:
         if isinstance(sink, GallerySink):
             sink.relabel(result.labels)
-
-
-def _replayed_visits(book, labels: dict, layout, names, fps: dict) -> list[dict]:
-    """Zone and line events of the run's tracklets under their final ids, each naming the camera track that held
-    the person at the time."""
-    from reidkit.track.tracklets import mot_rows
-    from reidkit.zones import replay
-
-    held = {(t.camera, r[0], labels[t.key]): t.track_id for t in book.tracklets.values() for r in t.rows}
-    visits = replay(layout, mot_rows(book, labels, names), fps)
-    for event in visits:
-        event["track"] = held.get((event["camera"], event["frame"], event["id"]), event["track"])
-    return visits
 
 
 def _with_source(result: FrameResult, opened) -> FrameResult:

@@ -211,3 +211,16 @@ def replay(layout: CameraLayout, tracks: dict[str, np.ndarray], fps: dict[str, f
     for time_s, camera, frame, ids, boxes in steps:
         events += watcher.update(camera, frame, time_s, ids, boxes)
     return events + watcher.finish()
+
+
+def replay_book(layout: CameraLayout, book, labels: dict, cameras, fps: dict[str, float]) -> list[dict]:
+    """Zone and line events of a run's tracklets (a TrackletBook) under `labels` (tracklet key -> final id), each
+    naming the camera track that held the person at the time: what re-associated runs log instead of the online
+    pass's visits (a person whose track broke inside a zone made one visit)."""
+    from reidkit.track.tracklets import mot_rows
+
+    held = {(t.camera, r[0], labels[t.key]): t.track_id for t in book.tracklets.values() for r in t.rows}
+    visits = replay(layout, mot_rows(book, labels, cameras), fps)
+    for event in visits:
+        event["track"] = held.get((event["camera"], event["frame"], event["id"]), event["track"])
+    return visits

@@ -335,7 +335,8 @@ def ray_track(
 ) -> dict:
     """`reidkit track FILES --ray`: segments tracked by a worker pool, stitched and linked on the driver with the
     same fusion rules as the single-machine runtime, then (`reassociate`, the default for files) re-associated
-    as a single-machine run is; writes `<camera>.txt`, `events.jsonl`, `summary.json` with the final ids."""
+    as a single-machine run is; writes `<camera>.txt`, `events.jsonl` (with the zone and line events of the
+    cameras file's zones, replayed on the final ids), `summary.json` with the final ids."""
     import json
 
     from reidkit.files import atomic_write, make_dir
@@ -380,6 +381,12 @@ def ray_track(
         result = reassociate_book(book, fusion.gallery.calibration, layout, ReassociationConfig())
         labels = result.labels
         events = relabel_events([*events, *result.events, {"event": "reassociated", **result.summary()}], labels)
+    if layout is not None and layout.has_zones:  # zone visits and line crossings of the stitched tracks
+        from reidkit.reassociate import interleaved
+        from reidkit.zones import replay_book
+
+        fps = {s.camera: s.fps or 25.0 for s in segments}  # the workers' clock (work.track_segment)
+        events = interleaved(events, replay_book(layout, book, labels, names, fps))
     rewrite_mot(out, book, labels, names)
     with atomic_write(out / "events.jsonl") as fh:
         fh.writelines(json.dumps(event) + "\n" for event in events)
