@@ -103,6 +103,27 @@ def test_identity_gallery_reidentifies_and_respects_exclusion():
     assert gallery.match(np.stack([bob]), set(), "cam1", 2, np.array(box(900, 10)), fps=10)[0] is None
 
 
+def test_identity_memory_is_bounded_by_forgetting_who_was_seen_longest_ago():
+    gallery = IdentityGallery(Calibration(10.0, -5.0), threshold=0.9, max_identities=3)
+    looks = [unit([1, 0, 0, 0]), unit([0, 1, 0, 0]), unit([0, 0, 1, 0]), unit([0, 0, 0, 1])]
+    first = [gallery.new(np.stack([looks[k]]), "cam1", k, time=float(k)) for k in range(3)]
+    gallery.seen(first[0], looks[0], "cam1", 10, time=10.0)  # the first person is back: the second is now the oldest
+    latest = gallery.new(np.stack([looks[3]]), "cam1", 11, time=11.0)
+    assert sorted(gallery.identities) == sorted([first[0], first[2], latest]) and gallery.forgotten == 1
+    assert gallery.match(np.stack([looks[1]]), exclude=set())[0] is None  # forgotten: a new id next time
+    assert gallery.match(np.stack([looks[0]]), exclude=set())[0] == first[0]
+
+
+def test_preview_keeps_the_histories_of_the_most_recently_active(monkeypatch):
+    from reidkit import preview
+
+    monkeypatch.setattr(preview, "MAX_HISTORIES", 2)
+    hub = preview.PreviewHub(["a"])
+    for identity in (1, 2, 1, 3):
+        hub.event({"event": "first_seen", "id": identity, "camera": "a"})
+    assert hub.history_of("2") is None and len(hub.history_of("1")) == 2 and hub.history_of("3")
+
+
 def test_mot_metrics_perfect_and_swapped(data_root):
     gt = np.loadtxt(data_root / "MOT17-mini/train/MOT17-04-FRCNN/gt/gt.txt", delimiter=",")
     gt = gt[(gt[:, 6] != 0) & (gt[:, 7] == 1)]

@@ -16,7 +16,7 @@ import html
 import json
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
 
@@ -24,6 +24,7 @@ from reidkit.errors import ConfigError
 from reidkit.sinks import Sink
 
 MAX_FPS = 10.0
+MAX_HISTORIES = 2000  # identities whose events are kept (the most recently active): a run that never ends stays bounded
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>reidkit live</title>
@@ -73,7 +74,7 @@ class PreviewHub:
         self.jpeg: dict[str, bytes] = {}
         self.version: dict[str, int] = {c: 0 for c in cameras}
         self.visible: dict[str, list[dict]] = {c: [] for c in cameras}
-        self.history: dict[int, deque] = {}
+        self.history: OrderedDict[int, deque] = OrderedDict()  # least recently active first
         self.alias: dict[int, int] = {}  # an id merged away by a live correction -> the id it was merged into
         self._last: dict[str, float] = {}
         self.closed = False
@@ -114,6 +115,9 @@ class PreviewHub:
                 joined = sorted([*older, *mine], key=lambda e: e.get("time_s", 0.0))
                 self.history[survivor] = deque(joined, maxlen=200)
         self.history.setdefault(survivor, deque(maxlen=200)).append(event)
+        self.history.move_to_end(survivor)
+        while len(self.history) > MAX_HISTORIES:
+            self.history.popitem(last=False)
 
     def root(self, identity: int) -> int:
         """The id an identity shows as now (itself unless a live correction merged it into another)."""
@@ -146,8 +150,10 @@ class PreviewHub:
     def history_of(self, key: str) -> list | None:
         if not key.isdigit():
             return None
-        identity = self.root(int(key))
-        return list(self.history[identity]) if identity in self.history else None
+        try:  # the tracking thread may drop a long-idle identity's history meanwhile
+            return list(self.history[self.root(int(key))])
+        except KeyError:
+            return None
 
     def mjpeg(self, camera: str):
         """multipart/x-mixed-replace chunks of a camera's annotated frames, until the run ends."""

@@ -22,7 +22,7 @@ import numpy as np
 
 from reidkit.cameras import CameraLayout
 from reidkit.models.catalog import Calibration
-from reidkit.track.identities import Identity, IdentityGallery
+from reidkit.track.identities import MAX_IDENTITIES, Identity, IdentityGallery
 from reidkit.track.tracker import Track, TrackState
 
 
@@ -52,8 +52,9 @@ class IdentityFusion:
         use_appearance: bool = True,
         max_speed: float = 1.0,
         present_s: float = 1.0,
+        max_identities: int | None = MAX_IDENTITIES,
     ) -> None:
-        self.gallery = IdentityGallery(calibration, threshold, max_speed=max_speed)
+        self.gallery = IdentityGallery(calibration, threshold, max_speed=max_speed, max_identities=max_identities)
         self.layout = layout or CameraLayout()
         self.use_appearance = use_appearance
         self.max_speed = max_speed

@@ -5,6 +5,10 @@ every identity not visible in the same camera by the *average pairwise cosine si
 track's crops and the identity's exemplars, which is in the same units as the re-id model's calibration
 (one crop against one crop); the calibrated probability of the best match must exceed `threshold`.
 (Cosine between re-normalised mean embeddings would not be: averaging inflates it for everyone.)
+
+The memory is bounded for runs that never end: past `max_identities`, the identity seen longest ago is forgotten
+(a live site's people come and go; who was here hours ago is the persistent gallery's to answer). That also bounds
+the cost of matching a new track, which compares it with every identity held.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import numpy as np
 
 from reidkit.models.catalog import Calibration
 from reidkit.verify import logistic
+
+MAX_IDENTITIES = 2000  # about 70 MB of exemplars (16 × 256 floats each), and ~20 ms to match a new track
 
 
 @dataclass
@@ -42,8 +48,11 @@ class IdentityGallery:
         max_exemplars: int = 16,
         ema_alpha: float = 0.9,
         max_speed: float = 1.0,
+        max_identities: int | None = MAX_IDENTITIES,
     ) -> None:
         self.calibration = calibration
+        self.max_identities = max_identities  # None: never forget
+        self.forgotten = 0
         self.threshold = threshold
         self.max_exemplars = max_exemplars
         self.ema_alpha = ema_alpha
@@ -107,7 +116,15 @@ class IdentityGallery:
         self._next += 1
         self.identities[ident.identity_id] = ident
         self.seen(ident.identity_id, None, camera, frame, box, time)
+        if self.max_identities is not None and len(self.identities) > self.max_identities:
+            self._forget_oldest(keep=ident.identity_id)
         return ident.identity_id
+
+    def _forget_oldest(self, keep: int) -> None:
+        """Drop the identity whose last sighting is the oldest (not `keep`, the one just made)."""
+        oldest = min((i for i in self.identities.values() if i.identity_id != keep), key=lambda i: i.last_time)
+        del self.identities[oldest.identity_id]
+        self.forgotten += 1
 
     def seen(
         self,
