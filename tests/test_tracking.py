@@ -112,6 +112,11 @@ def test_identity_memory_is_bounded_by_forgetting_who_was_seen_longest_ago():
     assert sorted(gallery.identities) == sorted([first[0], first[2], latest]) and gallery.forgotten == 1
     assert gallery.match(np.stack([looks[1]]), exclude=set())[0] is None  # forgotten: a new id next time
     assert gallery.match(np.stack([looks[0]]), exclude=set())[0] == first[0]
+    from reidkit.track.fusion import IdentityFusion
+
+    fusion = IdentityFusion(Calibration(10.0, -5.0), max_identities=3)
+    fusion.gallery = gallery
+    assert fusion.count == 4  # identities given, the forgotten one included
 
 
 def test_preview_keeps_the_histories_of_the_most_recently_active(monkeypatch):

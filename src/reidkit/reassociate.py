@@ -17,12 +17,14 @@ average-linkage clustering:
 With `seed_online` the clustering starts from the online identities where they carried a person across a short
 gap (the next tracklet of an id begins within `seed_gap_s` of the last one's end: a hand-over, an occlusion),
 joined first as far as the constraints allow; the online pass's re-identifications after longer absences were
-made from the few crops of a just-confirmed track, so here they must earn their merge like any other pair. Two clusters are scored by the calibrated log-odds of their
-average link (the mean pairwise cosine of their tracklets' crops, in the units of the re-id model's calibration)
-plus a **hand-over bonus** where a tracklet of one starts, within `handover_s`, about where a tracklet of the other
-ended on the ground plane (as far as people on this run walk in the gap: the speed is measured from the run's own
-tracklets); clusters merge while that score exceeds the log-odds of `threshold`. A tracklet without appearance
-(every crop cut by the frame edge or covered) is left out of the average link, and joins on a hand-over alone. Tracklets shorter than `min_rows`
+made from the few crops of a just-confirmed track, so here they must earn their merge like any other pair.
+
+Two clusters are scored by the calibrated log-odds of their average link (the mean pairwise cosine of their
+tracklets' crops, in the units of the re-id model's calibration) plus a **hand-over bonus** where a tracklet of
+one starts, within `handover_s`, about where a tracklet of the other ended on the ground plane (as far as people
+on this run walk in the gap: the speed is measured from the run's own tracklets); clusters merge while that score
+exceeds the log-odds of `threshold`. A tracklet without appearance (every crop cut by the frame edge or covered)
+is left out of the average link, and joins on a hand-over alone. Tracklets shorter than `min_rows`
 are not clustered (one or two boxes say too little): they follow their online id.
 """
 

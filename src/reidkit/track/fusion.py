@@ -70,8 +70,8 @@ class IdentityFusion:
 
     @property
     def count(self) -> int:
-        """How many global identities were given."""
-        return len(self.gallery.identities)
+        """How many global identities were given (also those forgotten since: see IdentityGallery)."""
+        return len(self.gallery.identities) + self.gallery.forgotten
 
     def visible(self) -> dict[str, list[int]]:
         """The global ids visible in each camera's latest frame."""
