@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
 
 from reidkit.errors import ConfigError
+from reidkit.reassociate import survivor
 from reidkit.sinks import Sink
 
 MAX_FPS = 10.0
@@ -121,9 +122,7 @@ class PreviewHub:
 
     def root(self, identity: int) -> int:
         """The id an identity shows as now (itself unless a live correction merged it into another)."""
-        while identity in self.alias:
-            identity = self.alias[identity]
-        return identity
+        return survivor(self.alias, identity)
 
     def wait(self, camera: str, seen: int, timeout: float = 1.0) -> tuple[int, bytes | None]:
         with self.cond:

@@ -473,8 +473,8 @@ class LiveCorrections:
         for e in result.events:
             if e["event"] != "identity_merged":
                 continue
-            final = self._root(e["id"])  # an id merged away earlier stays merged: its survivor answers for it
-            new = sorted({self._root(i) for i in e["merged"]} - {final})
+            final = survivor(self.alias, e["id"])  # an id merged away earlier stays merged: its survivor answers for it
+            new = sorted({survivor(self.alias, i) for i in e["merged"]} - {final})
             if not new:
                 continue
             for i in new:
@@ -484,10 +484,12 @@ class LiveCorrections:
             events.append(dict(e, id=final, merged=new, live=True, time_s=round(now, 3), lag_s=round(now - newest, 3)))
         return events
 
-    def _root(self, identity: int) -> int:
-        while identity in self.alias:
-            identity = self.alias[identity]
-        return identity
+
+def survivor(alias: dict[int, int], identity: int) -> int:
+    """The id `identity` answers as after live merges (`alias`: id merged away -> the id it was merged into)."""
+    while identity in alias:
+        identity = alias[identity]
+    return identity
 
 
 # -- rewriting a run's outputs ------------------------------------------------------------------------------------
