@@ -20,7 +20,7 @@ import numpy as np
 from reidkit.models.catalog import Calibration
 from reidkit.verify import logistic
 
-MAX_IDENTITIES = 2000  # about 70 MB of exemplars (16 × 256 floats each), and ~20 ms to match a new track
+MAX_IDENTITIES = 2000  # about 35 MB of float32 exemplars (16 × 256 each), and ~20 ms to match a new track
 
 
 @dataclass
@@ -101,7 +101,7 @@ class IdentityGallery:
             return np.zeros(len(identity_ids))
         query = np.asarray(features, np.float64).mean(axis=0)  # unnormalised: mean·mean = mean pairwise cosine
         exemplars = [self.identities[i].exemplars for i in identity_ids]
-        sims = np.array([np.mean(np.stack(e), axis=0) @ query if e else -1.0 for e in exemplars])
+        sims = np.array([np.mean(np.stack(e), axis=0, dtype=np.float64) @ query if e else -1.0 for e in exemplars])
         probs = np.asarray(logistic(sims, self.calibration), np.float64).reshape(-1)
         return np.where([bool(e) for e in exemplars], probs, 0.0)
 
@@ -112,7 +112,11 @@ class IdentityGallery:
         feats = np.asarray(features, np.float64)
         feats = feats.reshape(-1, feats.shape[-1]) if feats.size else np.zeros((0, 1))
         mean = feats.mean(axis=0) if len(feats) else np.zeros(1)
-        ident = Identity(self._next, mean / max(np.linalg.norm(mean), 1e-12), [f for f in feats[-self.max_exemplars :]])
+        ident = Identity(
+            self._next,
+            mean / max(np.linalg.norm(mean), 1e-12),
+            [f.astype(np.float32) for f in feats[-self.max_exemplars :]],
+        )
         self._next += 1
         self.identities[ident.identity_id] = ident
         self.seen(ident.identity_id, None, camera, frame, box, time)
@@ -150,5 +154,5 @@ class IdentityGallery:
                 ident.mean = np.zeros_like(e)
             ident.mean = self.ema_alpha * ident.mean + (1 - self.ema_alpha) * e
             ident.mean /= max(np.linalg.norm(ident.mean), 1e-12)
-            ident.exemplars.append(e)
+            ident.exemplars.append(e.astype(np.float32))  # float32 halves the memory; sums run in float64
             del ident.exemplars[: -self.max_exemplars]
