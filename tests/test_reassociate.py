@@ -394,3 +394,31 @@ def test_stitched_ray_tracks_become_a_tracklet_book_keyed_like_their_events():
     assert (gate.online_id, hall.online_id) == (7, 9)
     assert gate.rows[1] == (11, 1.0, 0.0, 11.0, 20.0, 0.8, 11 / 5.0)  # frame, box, score, time in seconds
     assert np.allclose(gate.feature(), [0.5, 0.5, 0, 0]) and not hall.has_appearance
+
+
+def test_annotated_video_of_a_reassociated_run_draws_the_final_ids(tmp_path):
+    """A deferred VideoSink writes the frames plain (masked, unannotated), then draws each box under its track's
+    final id when it closes: the MP4 agrees with the rewritten MOT files and events."""
+    from types import SimpleNamespace
+
+    import cv2
+
+    from reidkit.annotate import id_colour
+    from reidkit.sinks import VideoSink
+    from reidkit.video import read_frames
+
+    sink = VideoSink(tmp_path, {"a": 10.0}, lambda result: "status", deferred=True)
+    box = np.array([[40.0, 40.0, 120.0, 200.0]])
+    for frame in range(5):
+        image = np.full((240, 320, 3), 90, np.uint8)
+        sink.frame(SimpleNamespace(camera="a", frame=frame, shown=image, boxes=box, ids=[3], track_ids=[1]))
+    assert (tmp_path / ".a.plain.mp4").is_file() and not (tmp_path / "a.mp4").exists()
+    sink.final({("a", 1): 8})
+    sink.close()
+    assert not (tmp_path / ".a.plain.mp4").exists()
+    frames = [image for _, image in read_frames(tmp_path / "a.mp4")]
+    assert len(frames) == 5
+    edge = frames[-1][120, 40:42].astype(float).mean(axis=0)  # the box's left edge, in the id's colour
+    final, online = np.array(id_colour(8), float), np.array(id_colour(3), float)
+    assert np.linalg.norm(edge - final) < np.linalg.norm(edge - online)
+    assert cv2.absdiff(frames[0][150:200, 200:300], np.full((50, 100, 3), 90, np.uint8)).max() < 20  # no overlay

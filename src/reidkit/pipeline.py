@@ -338,7 +338,7 @@ def _build_sinks(out: Path, names, fps, options: RunOptions, pipeline: Pipeline,
     sinks = [EventLogSink(out / "events.jsonl"), MotSink(out, names)]
     try:
         if options.write_video:
-            sinks.append(VideoSink(out, fps, status))
+            sinks.append(VideoSink(out, fps, status, deferred=bool(options.reassociate)))
         if options.gallery is not None and pipeline.embedder is not None:
             from reidkit.gallery.ops import model_key
 
@@ -584,7 +584,8 @@ def _zone_watcher(out: Path, layout: CameraLayout | None):
 def _reassociate(out: Path, book, pipeline: Pipeline, layout, sinks, config):
     """The global re-association pass of a recorded run (None without a tracklet book): final ids for every
     tracklet; its corrections (identity_merged / identity_split) and a closing `reassociated` event go to every
-    sink while they are open, so the event log, MQTT and webhooks tell the same story."""
+    sink while they are open, so the event log, MQTT and webhooks tell the same story, and the final ids to
+    each sink's `final` (the annotated video draws them)."""
     if book is None:
         return None
     from reidkit.reassociate import reassociate
@@ -595,6 +596,8 @@ def _reassociate(out: Path, book, pipeline: Pipeline, layout, sinks, config):
     for event in [*result.events, {"event": "reassociated", **result.summary()}]:
         for sink in sinks:
             sink.event(event)
+    for sink in sinks:
+        sink.final(result.labels)
     return result
 
 

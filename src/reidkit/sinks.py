@@ -30,6 +30,9 @@ class Sink:
     def frame(self, result: "FrameResult") -> None:
         """One camera frame's tracks, after its events."""
 
+    def final(self, labels: dict[tuple[str, int], int]) -> None:
+        """Re-association gave each (camera, track id) its final id (called before `close`)."""
+
     def close(self) -> None:
         """Finish the output (files playable and complete)."""
 
@@ -84,11 +87,22 @@ class MotSink(Sink):
 
 
 class VideoSink(Sink):
-    """`<camera>.mp4` per camera: boxes in each identity's colour and a status line."""
+    """`<camera>.mp4` per camera: boxes in each identity's colour and a status line.
 
-    def __init__(self, folder: str | Path, fps: dict[str, float], status: Callable[["FrameResult"], str]) -> None:
-        self.folder, self.fps, self.status = Path(folder), fps, status
+    With `deferred` (a run whose ids re-association will revise) the frames are written unannotated to a hidden
+    `.<camera>.plain.mp4` (already masked: nothing unmasked reaches the disk) and what to draw is kept; `final`
+    hands over the final ids, and `close` draws every frame with them (the online ids where none came)."""
+
+    def __init__(
+        self, folder: str | Path, fps: dict[str, float], status: Callable[["FrameResult"], str], deferred=False
+    ) -> None:
+        self.folder, self.fps, self.status, self.deferred = Path(folder), fps, status, deferred
         self._writers: dict = {}
+        self._drawn: dict[str, list] = {}  # deferred: per camera, per frame (boxes, online ids, track ids, status)
+        self._labels: dict[tuple[str, int], int] = {}
+
+    def _path(self, camera: str) -> Path:
+        return self.folder / (f".{camera}.plain.mp4" if self.deferred else f"{camera}.mp4")
 
     def frame(self, result) -> None:
         from reidkit.annotate import draw_status, draw_tracks
@@ -96,17 +110,43 @@ class VideoSink(Sink):
 
         writer = self._writers.get(result.camera)
         if writer is None:
-            writer = self._writers[result.camera] = VideoWriter(
-                self.folder / f"{result.camera}.mp4", self.fps[result.camera]
-            )
+            writer = self._writers[result.camera] = VideoWriter(self._path(result.camera), self.fps[result.camera])
+        if self.deferred:
+            tracks = list(result.track_ids) if result.track_ids else [None] * len(result.ids)
+            drawn = (np.array(result.boxes, np.float32), list(result.ids), tracks, self.status(result))
+            self._drawn.setdefault(result.camera, []).append(drawn)
+            writer.write(result.shown)
+            return
         image = result.shown.copy()
         draw_tracks(image, result.boxes, result.ids)
         draw_status(image, self.status(result))
         writer.write(image)
 
+    def final(self, labels: dict[tuple[str, int], int]) -> None:
+        """The final id of each (camera, track id), to draw when the sink closes."""
+        self._labels = dict(labels)
+
     def close(self) -> None:
         for writer in self._writers.values():
             writer.close()
+        if self.deferred:
+            for camera in self._writers:
+                self._render(camera)
+
+    def _render(self, camera: str) -> None:
+        """`<camera>.mp4` from the plain frames, each box under its track's final id."""
+        from reidkit.annotate import draw_status, draw_tracks
+        from reidkit.video import VideoWriter, read_frames
+
+        plain, writer = self._path(camera), VideoWriter(self.folder / f"{camera}.mp4", self.fps[camera])
+        try:
+            for (_, image), (boxes, ids, tracks, status) in zip(read_frames(plain), self._drawn.pop(camera, [])):
+                final = [self._labels.get((camera, t), i) if t is not None else i for i, t in zip(ids, tracks)]
+                draw_tracks(image, boxes, final)
+                writer.write(draw_status(image, status))
+        finally:
+            writer.close()
+            plain.unlink(missing_ok=True)
 
 
 class GallerySink(Sink):
