@@ -11,6 +11,7 @@ import pytest
 from reidkit.cameras import Camera, CameraLayout, Link
 from reidkit.models.catalog import Calibration
 from reidkit.reassociate import (
+    LiveCorrections,
     ReassociationConfig,
     cluster,
     ground_speed,
@@ -23,6 +24,7 @@ from reidkit.reassociate import (
     rewrite_events,
     rewrite_mot,
     timeline_allowed,
+    whole_moves,
 )
 from reidkit.track.tracklets import Tracklet, TrackletBook, crop_quality, load_book, save_book
 
@@ -289,6 +291,37 @@ def test_rewritten_outputs_agree(tmp_path, new_gallery):
         store.close()
 
 
+def test_gallery_follows_a_live_merge_of_the_whole_id(new_gallery):
+    """A live merge takes the whole id: every sighting of it moves, also those of tracks the event does not list
+    (seen before the live pass's horizon), and its emptied identity goes."""
+    from reidkit.gallery import open_gallery
+    from reidkit.pipeline import FrameResult
+    from reidkit.sinks import GallerySink
+
+    store = open_gallery(new_gallery(), create=True)
+    try:
+        sink = GallerySink(store, "m", stride=1)
+        unit = np.eye(8, dtype=np.float32)[0]
+        for frame, (camera, track, identity) in enumerate([("a", 1, 1), ("b", 3, 2), ("b", 1, 2)]):
+            sink.frame(
+                FrameResult(
+                    camera, frame, [identity], np.array([[10.0, 10.0, 60.0, 150.0]]), np.ones(1), time=frame,
+                    embeddings=[unit], image=np.zeros((200, 200, 3), np.uint8), source=camera, track_ids=[track],
+                )
+            )  # fmt: skip
+        sink.event({"event": "identity_merged", "id": 1, "merged": [2], "tracks": [["b", 1]], "live": True})
+        sink.frame(
+            FrameResult(
+                "b", 9, [2], np.array([[10.0, 10.0, 60.0, 150.0]]), np.ones(1), time=9, embeddings=[unit],
+                image=np.zeros((200, 200, 3), np.uint8), source="b", track_ids=[1],
+            )
+        )  # fmt: skip
+        [person] = store.identities()
+        assert person.name == "person-1" and person.sightings == 4
+    finally:
+        store.close()
+
+
 def test_online_identities_are_the_starting_point_unless_told_otherwise():
     book = TrackletBook()
     tracklet(book, "a", 1, 0, 0, 3, online=5)
@@ -312,6 +345,35 @@ def test_online_reidentifications_after_a_long_absence_are_judged_again():
     assert sorted(e["event"] for e in result.events) == ["identity_merged", "identity_split"]
     trusting = reassociate(book, CAL, config=ReassociationConfig(seed_gap_s=math.inf))
     assert trusting.labels[("b", 1)] == 5
+
+
+def test_live_corrections_merge_whole_ids_only():
+    """Live, an id is merged into another only when all its recent tracklets go there: the online pass's wrong
+    re-identification of person 1 as id 5 must not drag person 0's track into id 7."""
+    book = TrackletBook()
+    tracklet(book, "a", 1, 0, 0, 3, online=5)
+    tracklet(book, "b", 1, 1, 20, 23, online=5)  # person 1, wrongly given id 5 after a long absence
+    tracklet(book, "b", 2, 1, 40, 43, online=7)  # person 1 again
+    live = LiveCorrections(book, CAL)
+    assert live.update(45.0) == [] and live.alias == {}
+    tracklet(book, "a", 3, 2, 50, 53, online=9)
+    tracklet(book, "b", 3, 2, 60, 63, online=11)  # person 2 in the other camera: id 11 joins id 9 whole
+    assert live.update(47.0) == []  # not due yet (every 5 s)
+    [event] = live.update(64.0)
+    assert event["id"] == 9 and event["merged"] == [11] and event["tracks"] == [["b", 3]] and event["live"]
+    assert event["lag_s"] == pytest.approx(4.0) and live.alias == {11: 9}
+    assert live.update(70.0) == []  # announced once
+
+
+def test_whole_moves_leaves_partial_moves():
+    book = TrackletBook()
+    tracks = [tracklet(book, "a", 1, 0, 0, 3), tracklet(book, "b", 1, 0, 10, 13), tracklet(book, "b", 2, 1, 20, 26)]
+    shown = {("a", 1): 5, ("b", 1): 5, ("b", 2): 7}
+    # (b, 1) leaves id 5 for id 7's cluster: a split, not a merge of 5
+    assert whole_moves(tracks, {("a", 1): 0, ("b", 1): 1, ("b", 2): 1}, shown) == {}
+    shown[("b", 1)] = 8
+    # id 8's only tracklet goes with id 7's (which covers more rows): 8 joins 7
+    assert whole_moves(tracks, {("a", 1): 0, ("b", 1): 1, ("b", 2): 1}, shown) == {8: 7}
 
 
 def test_live_run_emits_and_applies_merges(data_root, tmp_path, capsys):

@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +61,7 @@ class ReassociationConfig:
     # space and time (see handovers); 0 turns it off
     handover_s: float = 5.0  # the longest gap between the end of one tracklet and the start of the next that
     # still counts as a hand-over
+    live_threshold: float = 0.99  # live corrections merge at this P (a merge shown live is never taken back)
 
 
 @dataclass
@@ -392,14 +393,15 @@ def _ranked(votes: dict[int, int]) -> list[int]:
     return sorted(votes, key=lambda i: (-votes[i], i))
 
 
-def final_ids(tracklets: list[Tracklet], labels) -> dict[tuple[str, int], int]:
-    """A global id per cluster that keeps the ids the online pass already gave out: each cluster (in order of
-    first appearance) takes the online id covering most of its rows that no earlier cluster took, else a new id
-    above every online id. Where re-association agrees with the online pass nothing is renumbered."""
+def final_ids(tracklets: list[Tracklet], labels, current: dict | None = None) -> dict[tuple[str, int], int]:
+    """A global id per cluster that keeps the ids already given out (the online ids, or `current`: tracklet key
+    -> id): each cluster (in order of first appearance) takes the id covering most of its rows that no earlier
+    cluster took, else a new id above every one of them. Where re-association agrees nothing is renumbered."""
     label_of = {t.key: int(label) for t, label in zip(tracklets, labels)}
-    clusters = _row_votes(tracklets, lambda t: label_of[t.key], lambda t: t.online_id)  # in first-appearance order
+    now = {t.key: t.online_id for t in tracklets} if current is None else current
+    clusters = _row_votes(tracklets, lambda t: label_of[t.key], lambda t: now[t.key])  # in first-appearance order
     taken: set[int] = set()
-    fresh = max((t.online_id for t in tracklets), default=0) + 1
+    fresh = max(now.values(), default=0) + 1
     chosen: dict[int, int] = {}
     for label, votes in clusters.items():
         choice = next((i for i in _ranked(votes) if i not in taken), None)
@@ -439,9 +441,13 @@ def corrections(tracklets: list[Tracklet], labels: dict) -> list[dict]:
 
 class LiveCorrections:
     """Re-association while a run goes on: every `every_s` seconds of stream time the tracklets active within
-    the last `horizon_s` are re-associated (from the online identities), and the merges not announced before go
-    out as `identity_merged` events tagged `live`, with `lag_s`: seconds since the newest merged track began.
-    Splits are left to the end-of-run pass (an id already shown is not taken back live)."""
+    the last `horizon_s` are re-associated, and the merges not announced before go out as `identity_merged`
+    events tagged `live`, with `lag_s`: seconds since the newest merged track began.
+
+    Live, an id already shown is not taken back, so a pass builds on every online identity (`seed_gap_s`
+    unbounded, at the stricter `live_threshold`) and only an id whose every recent tracklet the pass puts with
+    another id's is merged into it (see whole_moves); splits are left to the end-of-run pass. Both rules were
+    chosen on the layouts of benchmarks/live_corrections.py (docs/benchmarks.md)."""
 
     def __init__(
         self,
@@ -452,7 +458,8 @@ class LiveCorrections:
         every_s: float = 5.0,
         horizon_s: float = 600.0,
     ) -> None:
-        self.book, self.calibration, self.layout, self.config = book, calibration, layout, config
+        self.book, self.calibration, self.layout = book, calibration, layout
+        self.config = replace(config, threshold=config.live_threshold, seed_gap_s=math.inf)
         self.every_s, self.horizon_s = every_s, horizon_s
         self.announced: set[tuple[int, int]] = set()  # (surviving id, id merged into it)
         self.alias: dict[int, int] = {}  # id merged away -> the id it was merged into
@@ -468,21 +475,34 @@ class LiveCorrections:
         recent.tracklets = {k: t for k, t in self.book.tracklets.items() if t.rows and t.end >= now - self.horizon_s}
         result = reassociate(recent, self.calibration, self.layout, self.config)
         self.seconds += result.seconds
-        starts = {t.key: t.start for t in recent.tracklets.values()}
+        tracklets = recent.ordered()
+        shown = {t.key: survivor(self.alias, t.online_id) for t in tracklets}
+        joins: dict[int, list[int]] = {}
+        for merged, final in whole_moves(tracklets, result.labels, shown).items():
+            joins.setdefault(final, []).append(merged)
         events = []
-        for e in result.events:
-            if e["event"] != "identity_merged":
-                continue
-            final = survivor(self.alias, e["id"])  # an id merged away earlier stays merged: its survivor answers for it
-            new = sorted({survivor(self.alias, i) for i in e["merged"]} - {final})
-            if not new:
-                continue
-            for i in new:
+        for final, merged in sorted(joins.items()):
+            moved = [t for t in tracklets if shown[t.key] in merged]
+            for i in merged:
                 self.alias[i] = final
                 self.announced.add((final, i))
-            newest = max(starts[(c, t)] for c, t in e["tracks"])
-            events.append(dict(e, id=final, merged=new, live=True, time_s=round(now, 3), lag_s=round(now - newest, 3)))
+            event = {"event": "identity_merged", "id": final, "merged": sorted(merged), "live": True}
+            event["tracks"] = [[t.camera, t.track_id] for t in moved]
+            newest = max(t.start for t in moved)
+            events.append(dict(event, time_s=round(now, 3), lag_s=round(now - newest, 3)))
         return events
+
+
+def whole_moves(tracklets: list[Tracklet], labels: dict, shown: dict) -> dict[int, int]:
+    """The ids, as consumers know them (`shown`: tracklet key -> id), whose every tracklet a pass (`labels`:
+    tracklet key -> cluster) put with another id's: that id -> the id it joins (each cluster keeps the shown id
+    covering most of its rows, as final_ids does). An id only part of whose tracklets moved is left as it is: a
+    split cannot be announced as a merge of the whole id."""
+    target = final_ids(tracklets, [labels[t.key] for t in tracklets], shown)
+    goes: dict[int, set[int]] = {}
+    for t in tracklets:
+        goes.setdefault(shown[t.key], set()).add(target[t.key])
+    return {i: next(iter(to)) for i, to in goes.items() if len(to) == 1 and i not in to}
 
 
 def survivor(alias: dict[int, int], identity: int) -> int:

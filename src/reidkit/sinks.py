@@ -200,25 +200,24 @@ class GallerySink(Sink):
         self.written += len(infos)
 
     def event(self, event: dict) -> None:
-        """A live `identity_merged`: the merged ids' sightings move to the surviving identity, and later
-        sightings of their tracks go there too."""
+        """A live `identity_merged`: every sighting of the merged ids (a live merge takes the whole id) moves to
+        the surviving identity, and later sightings of their tracks go there too."""
         if event.get("event") != "identity_merged" or not event.get("live"):
             return
         final = int(event["id"])
         if final not in self.linked:
             self.linked[final] = self.store.add_identity(f"person-{final}", {"global_id": final})
-        moved = [s for camera, track in event["tracks"] for s in self.by_track.get((camera, int(track)), [])]
-        if moved:
-            self.store.move_sightings(moved, self.linked[final])
         for online in event["merged"]:
             old = self.linked.get(int(online))
             self.linked[int(online)] = self.linked[final]
-            if old is not None and old != self.linked[final]:
-                try:
-                    if not self.store.sightings_of(old):
-                        self.store.delete_identity(old)
-                except ReidkitError:
-                    pass
+            if old is None or old == self.linked[final]:
+                continue
+            try:
+                self.store.move_sightings([s.sighting_id for s in self.store.sightings_of(old)], self.linked[final])
+                if not self.store.sightings_of(old):  # never delete a sighting: only an identity left empty
+                    self.store.delete_identity(old)
+            except ReidkitError:  # already gone (deleted by someone else meanwhile)
+                pass
 
     def relabel(self, labels: dict[tuple[str, int], int]) -> None:
         """Re-association gave tracks their final ids: each final id's identity ("person-<id>", the one this run
