@@ -25,9 +25,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import cli_json, machine  # noqa: E402
-from mtmc_layouts import HELD_OUT, LAYOUTS, tracked  # noqa: E402
+from mtmc_layouts import HELD_OUT, LAYOUTS, tracked, truth  # noqa: E402
 
-from reidkit.data.mot import read_mot_gt  # noqa: E402
 from reidkit.metrics.mtmc import mtmc_metrics  # noqa: E402
 from reidkit.reassociate import survivor  # noqa: E402
 
@@ -57,7 +56,7 @@ def live_run(work: Path, name: str, views: str, every: float) -> Path:
 def scored(out: Path) -> dict:
     """Cross-camera IDF1 online, as shown and at the end; the merges' lags; seconds in passes."""
     split = out.parent
-    gt = {p.stem: read_mot_gt(p, include_ignored=True) for p in sorted((split / "gt").glob("*.txt"))}
+    gt = truth(split)
     fps = json.loads((out / "run.json").read_text())["video_fps"]
     events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
     merges = [e for e in events if e["event"] == "identity_merged" and e.get("live")]

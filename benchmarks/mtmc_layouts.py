@@ -93,6 +93,11 @@ def tracked(work: Path, name: str, views: str, cameras: Path | None = None, run:
     return out
 
 
+def truth(split: Path) -> dict:
+    """Per view, the ground truth `data split-views` wrote into the layout's folder (empty without truth)."""
+    return {p.stem: read_mot_gt(p, include_ignored=True) for p in sorted((split / "gt").glob("*.txt"))}
+
+
 def score(labels: dict, book, gt: dict) -> dict:
     """Cross-camera metrics of the tracklets under `labels` (tracklet key -> global id)."""
     return mtmc_metrics(gt, mot_rows(book, labels, gt))
@@ -142,7 +147,7 @@ def run_layout(work: Path, name: str, views: str, thresholds: list[float], calib
     out = tracked(work, name, views)
     book = load_book(out / "tracklets.npz")
     layout = load_layout(out.parent / "cameras.toml")
-    gt = {p.stem: read_mot_gt(p, include_ignored=True) for p in sorted((out.parent / "gt").glob("*.txt"))}
+    gt = truth(out.parent)
     took, _ = (float(v) for v in (out / "took.txt").read_text().split())
 
     def judged(labels: dict) -> dict:
@@ -174,7 +179,7 @@ def print_learned(work: Path, table: dict) -> None:
             cli_json("cameras", "learn", first, "-o", learned, "--force")
         again = tracked(work, name, views, cameras=learned, run="run_learned")
         book = load_book(again / "tracklets.npz")
-        gt = {p.stem: read_mot_gt(p, include_ignored=True) for p in sorted((first.parent / "gt").glob("*.txt"))}
+        gt = truth(first.parent)
         idf1 = score({t.key: t.online_id for t in book.tracklets.values()}, book, gt)["cross_camera"]["IDF1"]
         before = table[name]["online"]["IDF1"]
         gains.append(idf1 - before)
