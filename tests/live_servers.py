@@ -20,6 +20,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def sigint_default() -> None:
+    """Popen(preexec_fn=...) for a child a test stops with SIGINT: a runner started in the background (`cmd &`)
+    ignores SIGINT, and a child would inherit that and never see the Ctrl-C the test sends."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def wait_for(predicate, timeout: float, what: str) -> None:
     deadline = time.time() + timeout
     while not predicate():

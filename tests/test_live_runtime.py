@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from live_servers import FFMPEG, RTSP_SERVER, RtspServer, free_port, wait_for
+from live_servers import FFMPEG, RTSP_SERVER, RtspServer, free_port, sigint_default, wait_for
 
 from reidkit.cli.main import main
 
@@ -184,7 +184,9 @@ def test_four_cameras_at_once_and_sigint_leaves_complete_outputs(data_root, tmp_
     cmd = [sys.executable, "-m", "reidkit.cli.main", "track", video, video, video, video, "-o", str(out)]
     for name in names:
         cmd += ["--camera", name]
-    proc = subprocess.Popen(cmd + ["--no-attributes"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd + ["--no-attributes"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=sigint_default
+    )
     try:
         wait_for(lambda: all((out / f"{n}.txt").exists() and (out / f"{n}.txt").stat().st_size for n in names), 90, "4")
         time.sleep(1.0)
@@ -216,6 +218,7 @@ def test_live_preview_in_chromium_shows_moving_boxes(data_root, tmp_path, models
         + ["--realtime", "--no-video", "--no-attributes", "--serve", str(port), "--max-frames", "400"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        preexec_fn=sigint_default,
     )
     try:
         import urllib.request
@@ -291,6 +294,7 @@ def test_serve_with_track_fills_the_gallery_and_shows_it_live(data_root, tmp_pat
         + ["--track", video, "--track-output", str(tmp_path / "live")],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        preexec_fn=sigint_default,
     )
     base = f"http://127.0.0.1:{port}"
 

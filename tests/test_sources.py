@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from live_servers import sigint_default
 
 from reidkit.cli.main import main
 from reidkit.sources import LiveSource, backoff_delays, is_live
@@ -137,6 +138,7 @@ def test_ctrl_c_leaves_playable_video_and_complete_results(data_root, tmp_path, 
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        preexec_fn=sigint_default,
     )
     deadline = time.time() + 60
     while not (out / "events.jsonl").exists() or (out / "events.jsonl").stat().st_size == 0:
