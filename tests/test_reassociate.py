@@ -198,6 +198,38 @@ def test_cluster_is_average_linkage_with_constraints():
     assert logit(0.5) == 0 and logit(0.95) == pytest.approx(2.944, abs=1e-3)
 
 
+def test_a_short_fragment_joins_its_best_candidate_on_less_evidence():
+    # 0 and 1: two people seen 10 s each; 2: a 1 s piece that looks like 0 (0.7), below the clustering's 0.8
+    sim = np.array([[1.0, 0.1, 0.7], [0.1, 1.0, 0.65], [0.7, 0.65, 1.0]])
+    free = np.zeros((3, 3), bool)
+    assert len(set(cluster(sim, free, [], 0.8))) == 3
+    seconds = np.array([10.0, 10.0, 1.0])
+    labels = cluster(sim, free, [], 0.8, fragments=(seconds, 0.4, 0.6))
+    assert labels[2] == labels[0] != labels[1]
+    cannot = free.copy()
+    cannot[0, 2] = cannot[2, 0] = True  # 0 is refused: the next best candidate, 1, scores 0.65 > 0.6
+    labels = cluster(sim, cannot, [], 0.8, fragments=(seconds, 0.4, 0.6))
+    assert labels[2] == labels[1] != labels[0]
+    refused = cluster(sim, free, [], 0.8, lambda members: 2 not in members, fragments=(seconds, 0.4, 0.6))
+    assert len(set(refused)) == 3  # a transit window or motion gate refuses every candidate: it stays alone
+    assert len(set(cluster(sim, free, [], 0.8, fragments=(seconds, 0.4, 0.75)))) == 3  # 0.7 is not enough
+    # where everyone passes in a second, nobody is a fragment (the share is of this run's median cluster)
+    assert len(set(cluster(sim, free, [], 0.8, fragments=(np.ones(3), 0.4, 0.6)))) == 3
+
+
+def test_fragments_are_absorbed_in_a_run_and_not_in_live_passes():
+    book = TrackletBook()
+    for track, person in enumerate(range(4), start=1):
+        tracklet(book, "a", track, person, 0, 20)
+    # a 2 s piece of person 0 in camera b, too noisy for P>0.98 with its long track but clearly theirs
+    piece = tracklet(book, "b", 9, 0, 40, 42, noise=0.09)
+    cal = Calibration(10.0, -4.7)  # its log-odds with its long track: 3.4, between P 0.95 (2.9) and 0.98 (3.9)
+    assert reassociate(book, cal).labels[piece.key] == 1
+    assert reassociate(book, cal, config=ReassociationConfig(fragment_share=0)).labels[piece.key] == 9
+    live = LiveCorrections(book, cal, None, ReassociationConfig())
+    assert live.config.fragment_share == 0
+
+
 def test_a_member_without_appearance_does_not_hide_its_cluster():
     nan = np.nan
     sim = np.array([[nan, nan, nan], [nan, 1.0, 0.9], [nan, 0.9, 1.0]])  # item 0 has no appearance

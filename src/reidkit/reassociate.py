@@ -62,6 +62,9 @@ class ReassociationConfig:
     handover_s: float = 5.0  # the longest gap between the end of one tracklet and the start of the next that
     # still counts as a hand-over
     live_threshold: float = 0.99  # live corrections merge at this P (a merge shown live is never taken back)
+    fragment_share: float = 0.4  # clusters seen this share of the median cluster's time or less, shortest first,
+    # then join their best candidate at `fragment_threshold` (0 turns it off)
+    fragment_threshold: float = 0.95
 
 
 @dataclass
@@ -215,6 +218,48 @@ def handovers(tracklets: list[Tracklet], layout: CameraLayout, within_s: float) 
 
 
 # -- clustering ---------------------------------------------------------------------------------------------------
+class _Linkage:
+    """Average-linkage state of N items in clusters: per pair of clusters the sum and count of their comparable
+    member similarities, the largest bonus between their members, and whether they may still merge."""
+
+    def __init__(self, similarity: np.ndarray, cannot: np.ndarray, bonus: np.ndarray | None, unknown: float):
+        n = len(similarity)
+        comparable = ~np.isnan(similarity)
+        self.total = np.where(comparable, similarity, 0.0).astype(np.float64)  # Σ similarity, comparable pairs
+        self.count = comparable.astype(np.float64)  # how many pairs that is
+        np.fill_diagonal(self.total, 0.0)
+        np.fill_diagonal(self.count, 0.0)
+        self.extra = np.zeros((n, n)) if bonus is None else np.asarray(bonus, dtype=np.float64).copy()
+        self.blocked = cannot.copy()  # cannot-links, refused merges and clusters merged away
+        np.fill_diagonal(self.blocked, True)
+        self.members = [[i] for i in range(n)]
+        self.owner = np.arange(n)
+        self.unknown = unknown
+
+    def scores(self, rows=slice(None)) -> np.ndarray:
+        """Mean similarity plus bonus of cluster pairs (-inf where they may not merge), for `rows` × all."""
+        total, count = self.total[rows], self.count[rows]
+        mean = np.divide(total, count, out=np.full(total.shape, self.unknown), where=count > 0)
+        return np.where(self.blocked[rows], -np.inf, mean + self.extra[rows])
+
+    def merge(self, a: int, b: int) -> None:
+        a, b = min(a, b), max(a, b)
+        for m in (self.total, self.count):
+            m[a] += m[b]
+            m[:, a] = m[a]
+            m[a, a] = 0.0
+        self.extra[a] = self.extra[:, a] = np.maximum(self.extra[a], self.extra[b])
+        self.blocked[a] |= self.blocked[b]
+        self.blocked[:, a] = self.blocked[a]
+        self.blocked[b], self.blocked[:, b] = True, True
+        self.members[a] += self.members[b]
+        self.members[b] = []
+        self.owner[self.members[a]] = a
+
+    def refuse(self, a: int, b: int) -> None:
+        self.blocked[a, b] = self.blocked[b, a] = True
+
+
 def cluster(
     similarity: np.ndarray,
     cannot: np.ndarray,
@@ -223,53 +268,59 @@ def cluster(
     allowed=lambda members: True,
     bonus: np.ndarray | None = None,
     unknown: float = 0.0,
+    fragments: tuple[np.ndarray, float, float] | None = None,
 ) -> np.ndarray:
     """Constrained average-linkage clustering of N items by their N×N similarity (NaN: not comparable, e.g. a
     tracklet without appearance): must-link pairs first, then the best allowed pair of clusters while their mean
     similarity over their comparable member pairs (`unknown` where none is comparable), plus the largest `bonus`
-    (N×N) between their members, exceeds `threshold`. `allowed(member indices)` may refuse a merge. Returns a
-    cluster label per item."""
-    n = len(similarity)
-    comparable = ~np.isnan(similarity)
-    total = np.where(comparable, similarity, 0.0).astype(np.float64)  # Σ similarity over comparable member pairs
-    count = comparable.astype(np.float64)  # how many pairs that is
-    np.fill_diagonal(total, 0.0)
-    np.fill_diagonal(count, 0.0)
-    extra = np.zeros((n, n)) if bonus is None else np.asarray(bonus, dtype=np.float64).copy()
-    blocked = cannot.copy()  # cannot-links, refused merges and clusters merged away
-    np.fill_diagonal(blocked, True)
-    members = [[i] for i in range(n)]
-    owner = np.arange(n)
-
-    def merge(a: int, b: int) -> None:
-        for m in (total, count):
-            m[a] += m[b]
-            m[:, a] = m[a]
-            m[a, a] = 0.0
-        extra[a] = extra[:, a] = np.maximum(extra[a], extra[b])
-        blocked[a] |= blocked[b]
-        blocked[:, a] = blocked[a]
-        blocked[b], blocked[:, b] = True, True
-        members[a] += members[b]
-        members[b] = []
-        owner[members[a]] = a
-
+    (N×N) between their members, exceeds `threshold`. `allowed(member indices)` may refuse a merge. With
+    `fragments` = (seconds per item, share of the median, lower threshold), clusters that short then join their best
+    candidate above the lower threshold (see absorb_fragments). Returns a cluster label per item."""
+    link = _Linkage(similarity, cannot, bonus, unknown)
     for i, j in must:
-        a, b = owner[i], owner[j]
-        if a != b and not blocked[a, b] and allowed(members[a] + members[b]):
-            merge(min(a, b), max(a, b))
+        a, b = link.owner[i], link.owner[j]
+        if a != b and not link.blocked[a, b] and allowed(link.members[a] + link.members[b]):
+            link.merge(a, b)
+    n = len(similarity)
     while True:
-        mean = np.divide(total, count, out=np.full((n, n), unknown), where=count > 0)
-        masked = np.where(blocked, -np.inf, mean + extra)
-        flat = int(np.argmax(masked))
-        a, b = divmod(flat, n)
+        masked = link.scores()
+        a, b = divmod(int(np.argmax(masked)), n)
         if not masked[a, b] > threshold:
             break
-        if not allowed(members[a] + members[b]):
-            blocked[a, b] = blocked[b, a] = True
+        if not allowed(link.members[a] + link.members[b]):
+            link.refuse(a, b)
             continue
-        merge(min(a, b), max(a, b))
-    return owner.copy()
+        link.merge(a, b)
+    if fragments is not None:
+        absorb_fragments(link, allowed, *fragments)
+    return link.owner.copy()
+
+
+def absorb_fragments(link: _Linkage, allowed, seconds: np.ndarray, share: float, threshold: float) -> None:
+    """Each cluster seen for at most `share` of the median cluster's seconds (the sum of its items' `seconds`),
+    shortest first, joins its best allowed candidate cluster when their score exceeds `threshold` (lower than the
+    clustering's). The median is this run's: in footage where everyone passes in two seconds nobody is a fragment.
+
+    A short piece left on its own is a person counted twice; joined to the wrong identity, those few seconds are
+    wrong either way; so a fragment needs less evidence than two long tracks do."""
+    seconds = np.asarray(seconds, np.float64)
+    lasting = np.array([seconds[m].sum() if m else np.inf for m in link.members])  # per cluster index
+    most_s = share * float(np.median(lasting[np.isfinite(lasting)]))
+    waiting = lasting <= most_s  # fragments not yet tried
+    while waiting.any():
+        a = int(np.flatnonzero(waiting)[np.argmin(lasting[waiting])])  # the shortest first
+        waiting[a] = False
+        row = link.scores(a)
+        for b in (int(b) for b in np.argsort(-row)):
+            if not row[b] > threshold:
+                break
+            if allowed(link.members[a] + link.members[b]):
+                link.merge(a, b)
+                keep, gone = min(a, b), max(a, b)
+                lasting[keep], lasting[gone] = lasting[a] + lasting[b], np.inf
+                waiting[keep], waiting[gone] = lasting[keep] <= most_s, False  # still short: it may join again
+                break
+            link.refuse(a, b)
 
 
 def reassociate(
@@ -314,8 +365,18 @@ def _clustered(tracklets: list[Tracklet], calibration, layout: CameraLayout, con
         # clusters appearance cannot compare (every crop of one side cut by the frame edge or covered) are joined
         # by a hand-over alone
         unknown=threshold - config.handover_bonus + 1e-6 if config.handover_bonus > 0 else -math.inf,
+        fragments=_fragments(tracklets, config),
     )
     return final_ids(tracklets, labels)
+
+
+def _fragments(tracklets: list[Tracklet], config: ReassociationConfig) -> tuple[np.ndarray, float, float] | None:
+    """cluster()'s `fragments` argument: each tracklet's seconds, the share of the median cluster's, the
+    threshold."""
+    if config.fragment_share <= 0:
+        return None
+    seconds = np.array([t.end - t.start for t in tracklets])
+    return seconds, config.fragment_share, logit(config.fragment_threshold)
 
 
 def logit(probability: float) -> float:
@@ -459,7 +520,7 @@ class LiveCorrections:
         horizon_s: float = 600.0,
     ) -> None:
         self.book, self.calibration, self.layout = book, calibration, layout
-        self.config = replace(config, threshold=config.live_threshold, seed_gap_s=math.inf)
+        self.config = replace(config, threshold=config.live_threshold, seed_gap_s=math.inf, fragment_share=0.0)
         self.every_s, self.horizon_s = every_s, horizon_s
         self.announced: set[tuple[int, int]] = set()  # (surviving id, id merged into it)
         self.alias: dict[int, int] = {}  # id merged away -> the id it was merged into
