@@ -24,7 +24,9 @@ tracklets' crops, in the units of the re-id model's calibration) plus a **hand-o
 one starts, within `handover_s`, about where a tracklet of the other ended on the ground plane (as far as people
 on this run walk in the gap: the speed is measured from the run's own tracklets); clusters merge while that score
 exceeds the log-odds of `threshold`. A tracklet without appearance (every crop cut by the frame edge or covered)
-is left out of the average link, and joins on a hand-over alone. Tracklets shorter than `min_rows`
+is left out of the average link, and joins on a hand-over alone. Then short clusters — seen for at most
+`fragment_share` of the run's median cluster time — join their best allowed candidate above the lower
+`fragment_threshold` (absorb_fragments). Tracklets shorter than `min_rows`
 are not clustered (one or two boxes say too little): they follow their online id.
 """
 
