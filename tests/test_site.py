@@ -15,7 +15,7 @@ from reidkit.cameras import load_layout, parse_layout
 from reidkit.cli.main import main
 from reidkit.errors import ConfigError, NotFoundError
 from reidkit.site_report import load_run, render_csv, report_run, write_report
-from reidkit.zones import ZoneWatcher, inside, replay
+from reidkit.zones import ZoneWatcher, edge_distance, inside, replay
 
 LAYOUT = {
     "camera": [
@@ -37,6 +37,8 @@ def _box(x: float, y: float) -> list[float]:
 def test_geometry():
     square = np.array([[0, 0], [10, 0], [10, 10], [0, 10]], float)
     assert inside(square, np.array([5, 5])) and not inside(square, np.array([15, 5]))
+    assert edge_distance(square, np.array([15, 5])) == 5 and edge_distance(square, np.array([13, 14])) == 5
+    assert edge_distance(square, np.array([5, 8])) == pytest.approx(2)
 
 
 def test_ground_shapes_follow_people_across_views():
@@ -59,6 +61,8 @@ def test_ground_shapes_follow_people_across_views():
     w = ZoneWatcher(layout)
     events = w.update("left", 0, 0.0, [1], [_box(50, 50)], [1]) + w.update("right", 0, 0.0, [1], [_box(-110, 50)], [4])
     assert [e["event"] for e in events] == ["zone_entered"]  # once, though both views see the person
+    assert w.update("left", 2, 0.2, [1], [_box(100.8, 50)], [1]) == []  # on the edge (margin 1): still inside
+    assert w.update("left", 3, 0.3, [1], [_box(99, 50)], [1]) == []  # wavering back in is not a second visit
     events = w.update("left", 5, 0.5, [1], [_box(140, 50)], [1])  # walked out of the hall, before the line
     assert [e["event"] for e in events] == ["zone_left"]
     assert w.update("right", 7, 0.7, [1], [_box(5, 50)], [9]) == []  # the left view still follows the person

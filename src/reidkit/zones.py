@@ -36,6 +36,14 @@ def inside(polygon: np.ndarray, point: np.ndarray) -> bool:
     return bool(np.count_nonzero(crosses & (x < at)) % 2)
 
 
+def edge_distance(polygon: np.ndarray, point: np.ndarray) -> float:
+    """The distance from a point to the nearest edge of a polygon."""
+    a = np.asarray(polygon, np.float64)
+    d = np.roll(a, -1, axis=0) - a
+    t = np.clip(np.einsum("ij,ij->i", point - a, d) / np.maximum(np.einsum("ij,ij->i", d, d), 1e-12), 0.0, 1.0)
+    return float(np.hypot(*(a + t[:, None] * d - point).T).min())
+
+
 def _side(a: np.ndarray, b: np.ndarray, p: np.ndarray) -> float:
     """> 0 when p is to the right of a -> b as drawn on screen (y down), < 0 to its left."""
     d, q = b - a, p - a
@@ -64,8 +72,9 @@ class ZoneWatcher:
     person's position on the ground plane whichever camera sees them, so a person seen by two overlapping views
     enters a ground zone once, and a step across a blind strip between two views still crosses a ground line
     drawn there. One camera at a time follows a person on the ground (the first to see them, until it has lost
-    them for HANDOVER_S), so two views' slightly different positions never alternate. A line is crossed when a position moves from clearly one side (beyond `margin`: half the
-    layout's ground radius on the ground, 0 in the image) to clearly the other. Events carry the camera, the
+    them for HANDOVER_S), so two views' slightly different positions never alternate. A line is crossed when a
+    position moves from clearly one side (beyond `margin`: half the layout's ground radius on the ground, 0 in the
+    image) to clearly the other; a zone is entered by a step inside and left by a step beyond `margin` outside. Events carry the camera, the
     camera's track id and the global id, so re-association relabels them like every other track event."""
 
     def __init__(self, layout: CameraLayout, gone_s: float = GONE_S) -> None:
@@ -116,18 +125,20 @@ class ZoneWatcher:
         before = self._present.get(key)
         if before is not None:
             now.zones = before.zones
-        events = self._lines(key, now, lines, margin) + self._zones(now, zones)
+        events = self._lines(key, now, lines, margin) + self._zones(now, zones, margin)
         self._present[key] = now
         return events
 
-    def _zones(self, p: _Presence, zones) -> list[dict]:
+    def _zones(self, p: _Presence, zones, margin: float) -> list[dict]:
+        """Entering takes a step inside; walking out takes a step clearly outside (beyond `margin` of the edge), so
+        a position that wavers on the edge is one visit, not many."""
         events = []
         for zone in zones:
             now_in = inside(zone.polygon, p.point)
             if now_in and zone.name not in p.zones:
                 p.zones[zone.name] = p.time
                 events.append(self._event("zone_entered", p, zone=zone.name))
-            elif not now_in and zone.name in p.zones:
+            elif not now_in and zone.name in p.zones and edge_distance(zone.polygon, p.point) > margin:
                 events.append(self._left(p, zone.name, p.zones.pop(zone.name), "walked out"))
         return events
 
