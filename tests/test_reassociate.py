@@ -314,7 +314,7 @@ def test_rewritten_outputs_agree(tmp_path, new_gallery):
                 )  # fmt: skip
                 sink.frame(frame)
         assert len(store.identities()) == 3
-        sink.relabel(r.labels)
+        sink.final(r.labels)
         by_name = {i.name: i for i in store.identities()}
         assert sorted(by_name) == ["person-1", "person-3"]  # person-2 emptied and deleted
         cameras = {s.camera for s in store.sightings_of(by_name["person-1"].identity_id)}

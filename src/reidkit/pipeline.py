@@ -502,7 +502,7 @@ def run_videos(
             for sink in sinks:
                 sink.close()
     if reassociated is not None:
-        _rewrite_outputs(out, names, book, reassociated, sinks, layout, fps)
+        _rewrite_outputs(out, names, book, reassociated, layout, fps)
     elapsed = time.perf_counter() - started
     summary = _summary(opened, names, counts, elapsed, out, pipeline, latency, sinks)
     if live is not None:
@@ -585,7 +585,7 @@ def _reassociate(out: Path, book, pipeline: Pipeline, layout, sinks, config):
     """The global re-association pass of a recorded run (None without a tracklet book): final ids for every
     tracklet; its corrections (identity_merged / identity_split) and a closing `reassociated` event go to every
     sink while they are open, so the event log, MQTT and webhooks tell the same story, and the final ids to
-    each sink's `final` (the annotated video draws them)."""
+    each sink's `final` (the annotated video draws them, the gallery moves its sightings)."""
     if book is None:
         return None
     from reidkit.reassociate import reassociate
@@ -601,13 +601,12 @@ def _reassociate(out: Path, book, pipeline: Pipeline, layout, sinks, config):
     return result
 
 
-def _rewrite_outputs(out: Path, names, book, result, sinks, layout, fps: dict) -> None:
-    """The final ids written back into the MOT files, the event log and the gallery sightings. Zone visits and
+def _rewrite_outputs(out: Path, names, book, result, layout, fps: dict) -> None:
+    """The final ids written back into the MOT files and the event log. Zone visits and
     line crossings are replayed on the final ids (a person whose track broke inside a zone made one visit), so
     the log agrees with what `reidkit report` counts from the MOT files; each replayed event names the camera
-    track that held the person then."""
+    track that held the person then. (The sinks, the gallery's among them, got the final ids in `_reassociate`.)"""
     from reidkit.reassociate import rewrite_events, rewrite_mot
-    from reidkit.sinks import GallerySink
     from reidkit.zones import EVENTS, replay_book
 
     rewrite_mot(out, book, result.labels, names)
@@ -616,9 +615,6 @@ def _rewrite_outputs(out: Path, names, book, result, sinks, layout, fps: dict) -
         rewrite_events(out / "events.jsonl", result.labels, EVENTS, visits)
     else:
         rewrite_events(out / "events.jsonl", result.labels)
-    for sink in sinks:
-        if isinstance(sink, GallerySink):
-            sink.relabel(result.labels)
 
 
 def _with_source(result: FrameResult, opened) -> FrameResult:

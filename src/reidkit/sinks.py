@@ -219,7 +219,7 @@ class GallerySink(Sink):
             except ReidkitError:  # already gone (deleted by someone else meanwhile)
                 pass
 
-    def relabel(self, labels: dict[tuple[str, int], int]) -> None:
+    def final(self, labels: dict[tuple[str, int], int]) -> None:
         """Re-association gave tracks their final ids: each final id's identity ("person-<id>", the one this run
         already made where there is one) holds the sightings of all its tracks; identities of this run left
         empty are deleted."""
