@@ -276,8 +276,8 @@ def cluster(
     tracklet without appearance): must-link pairs first, then the best allowed pair of clusters while their mean
     similarity over their comparable member pairs (`unknown` where none is comparable), plus the largest `bonus`
     (N×N) between their members, exceeds `threshold`. `allowed(member indices)` may refuse a merge. With
-    `fragments` = (seconds per item, share of the median, lower threshold), clusters that short then join their best
-    candidate above the lower threshold (see absorb_fragments). Returns a cluster label per item."""
+    `fragments` = (seconds per item, share of the median, lower threshold), clusters that short then join their
+    best candidate above the lower threshold (see absorb_fragments). Returns a cluster label per item."""
     link = _Linkage(similarity, cannot, bonus, unknown)
     for i, j in must:
         a, b = link.owner[i], link.owner[j]

@@ -74,8 +74,9 @@ class ZoneWatcher:
     drawn there. One camera at a time follows a person on the ground (the first to see them, until it has lost
     them for HANDOVER_S), so two views' slightly different positions never alternate. A line is crossed when a
     position moves from clearly one side (beyond `margin`: half the layout's ground radius on the ground, 0 in the
-    image) to clearly the other; a zone is entered by a step inside and left by a step beyond `margin` outside. Events carry the camera, the
-    camera's track id and the global id, so re-association relabels them like every other track event."""
+    image) to clearly the other; a zone is entered by a step inside and left by a step beyond `margin` outside.
+    Events carry the camera, the camera's track id and the global id, so re-association relabels them like every
+    other track event."""
 
     def __init__(self, layout: CameraLayout, gone_s: float = GONE_S) -> None:
         self.cameras = {name: cam for name, cam in layout.cameras.items() if cam.zones or cam.lines}
